@@ -108,6 +108,76 @@ impl AttributeDef {
         }
     }
 
+    /// Sets the description (builder style, used by the built-in catalogue).
+    #[must_use]
+    pub fn describe(mut self, description: &str) -> Self {
+        self.description = description.to_owned();
+        self
+    }
+
+    /// Marks the attribute as required.
+    #[must_use]
+    pub fn with_required(mut self) -> Self {
+        self.required = true;
+        self
+    }
+
+    /// Marks the attribute as case-exact.
+    #[must_use]
+    pub fn with_case_exact(mut self) -> Self {
+        self.case_exact = true;
+        self
+    }
+
+    /// Marks the attribute as multi-valued.
+    #[must_use]
+    pub fn with_multi_valued(mut self) -> Self {
+        self.multi_valued = true;
+        self
+    }
+
+    /// Sets `mutability`.
+    #[must_use]
+    pub fn with_mutability(mut self, mutability: Mutability) -> Self {
+        self.mutability = mutability;
+        self
+    }
+
+    /// Sets `returned`.
+    #[must_use]
+    pub fn with_returned(mut self, returned: Returned) -> Self {
+        self.returned = returned;
+        self
+    }
+
+    /// Sets `uniqueness`.
+    #[must_use]
+    pub fn with_uniqueness(mut self, uniqueness: Uniqueness) -> Self {
+        self.uniqueness = uniqueness;
+        self
+    }
+
+    /// Sets `canonicalValues`.
+    #[must_use]
+    pub fn with_canonical_values(mut self, values: &[&str]) -> Self {
+        self.canonical_values = values.iter().map(|v| (*v).to_owned()).collect();
+        self
+    }
+
+    /// Sets `referenceTypes`.
+    #[must_use]
+    pub fn with_reference_types(mut self, types: &[&str]) -> Self {
+        self.reference_types = types.iter().map(|v| (*v).to_owned()).collect();
+        self
+    }
+
+    /// Sets the sub-attributes of a complex attribute.
+    #[must_use]
+    pub fn with_sub_attributes(mut self, subs: Vec<AttributeDef>) -> Self {
+        self.sub_attributes = subs;
+        self
+    }
+
     /// Finds a sub-attribute by name, ignoring case (RFC 7643 §2.1).
     pub fn sub_attribute(&self, name: &str) -> Option<&AttributeDef> {
         self.sub_attributes
