@@ -12,3 +12,4 @@ pub use error::{Error, Result};
 pub mod resource;
 
 pub use resource::{MemberKind, MemberOp, MemberRef, Mode};
+pub mod datetime;

@@ -98,7 +98,10 @@ pub enum Filter {
     Not(Box<Filter>),
     /// `path[filter]`: some element of the multi-valued (or complex) attribute `path` satisfies
     /// `filter`, whose paths name sub-attributes of that element (no URN, no sub).
-    ValuePath { path: AttrPath, filter: Box<Filter> },
+    ValuePath {
+        path: AttrPath,
+        filter: Box<Filter>,
+    },
 }
 
 /// A PATCH operation path (RFC 7644 §3.5.2 `PATH`):
