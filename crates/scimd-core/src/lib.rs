@@ -13,3 +13,4 @@ pub mod resource;
 
 pub use resource::{MemberKind, MemberOp, MemberRef, Mode};
 pub mod datetime;
+pub mod validate;
