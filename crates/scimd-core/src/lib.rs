@@ -14,3 +14,4 @@ pub mod resource;
 pub use resource::{MemberKind, MemberOp, MemberRef, Mode};
 pub mod datetime;
 pub mod validate;
+pub mod sort;
