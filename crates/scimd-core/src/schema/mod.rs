@@ -6,11 +6,13 @@
 
 mod builtin;
 pub mod config;
+pub mod discovery;
 mod registry;
 mod types;
 
 pub use builtin::URN_ALIASES;
 pub use config::{ExtensionConfig, SchemaConfig};
+pub use discovery::{AuthenticationScheme, ServiceProviderFeatures};
 pub use registry::{
     AttrLocation, ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA, Registry, ResolvedAttr, ResourceKind,
     USER_SCHEMA,
