@@ -15,3 +15,4 @@ pub use resource::{MemberKind, MemberOp, MemberRef, Mode};
 pub mod datetime;
 pub mod validate;
 pub mod sort;
+pub mod message;

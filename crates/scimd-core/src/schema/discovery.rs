@@ -13,6 +13,7 @@ use super::registry::Registry;
 use super::types::{
     AttributeDef, AttributeType, Mutability, ResourceType, Returned, Schema, Uniqueness,
 };
+use crate::message::ListResponse;
 
 /// URN of Schema resources (RFC 7643 §7).
 pub const SCHEMA_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Schema";
@@ -21,8 +22,6 @@ pub const RESOURCE_TYPE_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Re
 /// URN of the ServiceProviderConfig resource (RFC 7643 §5).
 pub const SERVICE_PROVIDER_CONFIG_SCHEMA: &str =
     "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig";
-/// URN of the ListResponse message (RFC 7644 §3.4.2).
-const LIST_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 
 /// The capabilities a server advertises in `/ServiceProviderConfig` (RFC 7643 §5).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,13 +114,15 @@ fn base(base_url: &str) -> &str {
 }
 
 fn list_response(resources: Vec<Value>) -> Value {
-    json!({
-        "schemas": [LIST_RESPONSE],
-        "totalResults": resources.len(),
-        "itemsPerPage": resources.len(),
-        "startIndex": 1,
-        "Resources": resources,
-    })
+    ListResponse {
+        total_results: resources.len() as u64,
+        start_index: Some(1),
+        items_per_page: resources.len(),
+        resources,
+        next_cursor: None,
+        previous_cursor: None,
+    }
+    .to_json()
 }
 
 fn mutability_str(m: Mutability) -> &'static str {
@@ -353,7 +354,7 @@ mod tests {
         let reg = Registry::builtin();
         let list = schemas_list(&reg, BASE);
         assert_no_nulls(&list, "$");
-        assert_eq!(list["schemas"][0], LIST_RESPONSE);
+        assert_eq!(list["schemas"][0], crate::message::LIST_RESPONSE);
         assert_eq!(list["totalResults"], 3);
         assert_eq!(list["itemsPerPage"], 3);
         assert_eq!(list["startIndex"], 1);

@@ -17,7 +17,8 @@ pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 /// Core Group schema URN.
 pub const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 /// Enterprise User extension URN.
-pub const ENTERPRISE_USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+pub const ENTERPRISE_USER_SCHEMA: &str =
+    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 
 /// Which built-in resource a type is; storage and the server treat Group membership specially.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -241,7 +242,10 @@ impl Registry {
     }
 
     /// The extension schemas of a resource type, in declaration order.
-    pub fn extension_schemas<'a>(&'a self, rt: &'a ResourceType) -> impl Iterator<Item = &'a Schema> + 'a {
+    pub fn extension_schemas<'a>(
+        &'a self,
+        rt: &'a ResourceType,
+    ) -> impl Iterator<Item = &'a Schema> + 'a {
         rt.schema_extensions
             .iter()
             .filter_map(move |e| self.schema(&e.schema))
@@ -275,7 +279,9 @@ impl Registry {
                 let urn_lc = urn.to_ascii_lowercase();
                 if self.schema_by_urn.get(&urn_lc) == Some(&t.core) {
                     self.find_core_or_common(core, &path.name)
-                } else if let Some(ext) = t.extensions.get(&urn_lc).and_then(|&i| self.schemas.get(i)) {
+                } else if let Some(ext) =
+                    t.extensions.get(&urn_lc).and_then(|&i| self.schemas.get(i))
+                {
                     ext.attribute(&path.name)
                         .map(|a| (ext, AttrLocation::Extension, a))
                 } else {
