@@ -15,4 +15,5 @@ pub use resource::{MemberKind, MemberOp, MemberRef, Mode};
 pub mod datetime;
 pub mod validate;
 pub mod sort;
+pub mod projection;
 pub mod message;

@@ -654,7 +654,7 @@ fn expand_json_elements<'a>(
         {
             for d in decoded {
                 let mut element = o.clone();
-                element.remove(value_key);
+                element.shift_remove(value_key);
                 if let Value::Object(fields) = d {
                     merge_decoded(def, &mut element, fields);
                 }
