@@ -22,46 +22,30 @@ use std::cmp::Ordering;
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
-use crate::filter::AttrPath;
 use crate::filter::key::{Key, json_key};
+use crate::filter::{AttrPath, parse_attr_path};
 use crate::schema::{Registry, ResourceType};
 
-/// `sortOrder` (RFC 7644 §3.4.2.3). Defaults to ascending when `sortBy` is given alone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum SortOrder {
-    #[default]
-    Ascending,
-    Descending,
-}
-
-impl SortOrder {
-    /// Reads a `sortOrder` parameter: `ascending` or `descending`, in any case; absent means
-    /// ascending. Anything else is [`Error::InvalidValue`].
-    pub fn parse(value: Option<&str>) -> Result<Self> {
-        match value.map(str::trim) {
-            None | Some("") => Ok(Self::Ascending),
-            Some(s) if s.eq_ignore_ascii_case("ascending") => Ok(Self::Ascending),
-            Some(s) if s.eq_ignore_ascii_case("descending") => Ok(Self::Descending),
-            Some(s) => Err(Error::invalid_value(format!(
-                "sortOrder must be 'ascending' or 'descending', not '{s}'"
-            ))),
-        }
-    }
-
-    /// The parameter value as the RFC spells it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Ascending => "ascending",
-            Self::Descending => "descending",
-        }
-    }
-}
+/// `sortOrder` is defined with the other list parameters in [`crate::message`]; it is
+/// re-exported here so that a [`SortSpec`] is self-contained.
+pub use crate::message::SortOrder;
 
 /// A sort request: the attribute and the direction.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SortSpec {
     pub path: AttrPath,
     pub order: SortOrder,
+}
+
+impl SortSpec {
+    /// Builds a spec from the `sortBy` and `sortOrder` parameters; an absent order is
+    /// ascending (RFC 7644 §3.4.2.3). Errors: [`Error::InvalidPath`] for a malformed path.
+    pub fn parse(sort_by: &str, order: Option<SortOrder>) -> Result<Self> {
+        Ok(Self {
+            path: parse_attr_path(sort_by)?,
+            order: order.unwrap_or_default(),
+        })
+    }
 }
 
 /// Checks that `spec.path` names something sortable on `rt`: it must resolve, and a complex
@@ -169,21 +153,21 @@ mod tests {
     }
 
     #[test]
-    fn sort_order_parameter() {
-        assert_eq!(SortOrder::parse(None).unwrap(), SortOrder::Ascending);
-        assert_eq!(
-            SortOrder::parse(Some("Descending")).unwrap(),
-            SortOrder::Descending
-        );
-        assert_eq!(
-            SortOrder::parse(Some("ASCENDING")).unwrap(),
-            SortOrder::Ascending
-        );
+    fn spec_from_parameters() {
+        let spec = SortSpec::parse(" name.givenName ", None).unwrap();
+        assert_eq!(spec.path, AttrPath::with_sub("name", "givenName"));
+        assert_eq!(spec.order, SortOrder::Ascending);
+        let spec = SortSpec::parse(
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager",
+            Some(SortOrder::Descending),
+        )
+        .unwrap();
+        assert_eq!(spec.path.urn.as_deref(), Some(ENTERPRISE_USER_SCHEMA));
+        assert_eq!(spec.order, SortOrder::Descending);
         assert!(matches!(
-            SortOrder::parse(Some("desc")),
-            Err(Error::InvalidValue(_))
+            SortSpec::parse("emails[type eq \"work\"]", None),
+            Err(Error::InvalidPath(_))
         ));
-        assert_eq!(SortOrder::Descending.as_str(), "descending");
     }
 
     #[test]
