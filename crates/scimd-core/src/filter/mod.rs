@@ -3,11 +3,13 @@
 
 mod ast;
 mod display;
+mod eval;
 pub mod key;
 mod lexer;
 mod parser;
 
 pub use ast::{AttrPath, CompValue, CompareOp, Filter, PatchPath};
+pub use eval::{Evaluator, validate};
 pub use key::{Key, check_operator, comp_key, json_key};
 pub use parser::{
     MAX_FILTER_DEPTH, MAX_FILTER_LEN, parse_attr_path, parse_filter, parse_patch_path,
