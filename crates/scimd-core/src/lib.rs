@@ -17,3 +17,4 @@ pub mod validate;
 pub mod sort;
 pub mod projection;
 pub mod message;
+pub mod patch;
