@@ -136,10 +136,7 @@ fn bool_from_str(s: &str) -> Option<bool> {
 
 fn number_from_str(s: &str) -> Option<f64> {
     // Only JSON number syntax: `inf`, `NaN` and `0x10` are not numbers here.
-    match serde_json::from_str::<Value>(s.trim()) {
-        Ok(Value::Number(n)) => n.as_f64().filter(|f| f.is_finite()),
-        _ => None,
-    }
+    super::parser::json_number(s.trim()).and_then(|n| n.as_f64())
 }
 
 /// The comparable key of a stored JSON value of attribute `leaf`.

@@ -7,6 +7,8 @@ mod eval;
 pub mod key;
 mod lexer;
 mod parser;
+#[cfg(test)]
+mod proptests;
 
 pub use ast::{AttrPath, CompValue, CompareOp, Filter, PatchPath};
 pub use eval::{Evaluator, validate};

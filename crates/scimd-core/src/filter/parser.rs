@@ -245,14 +245,29 @@ fn bare_value(word: &str) -> CompValue {
         CompValue::Bool(false)
     } else if is_keyword(word, "null") {
         CompValue::Null
-    } else if looks_numeric(word) {
-        match serde_json::from_str::<Number>(word) {
-            Ok(n) => CompValue::Number(n),
-            Err(_) => CompValue::String(word.to_owned()),
-        }
+    } else if let Some(n) = json_number(word) {
+        CompValue::Number(n)
     } else {
         CompValue::String(word.to_owned())
     }
+}
+
+/// Reads a JSON number: integers exactly as `i64`/`u64`, anything else as the nearest
+/// `f64` (std's correctly rounded parser, so printed floats read back bit-identical).
+/// `None` for non-numbers and for values outside the finite `f64` range.
+pub(crate) fn json_number(w: &str) -> Option<Number> {
+    if !looks_numeric(w) {
+        return None;
+    }
+    if !w.contains(['.', 'e', 'E']) {
+        if let Ok(i) = w.parse::<i64>() {
+            return Some(i.into());
+        }
+        if let Ok(u) = w.parse::<u64>() {
+            return Some(u.into());
+        }
+    }
+    w.parse::<f64>().ok().and_then(Number::from_f64)
 }
 
 /// JSON number syntax: `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`.
