@@ -432,31 +432,50 @@ impl<'a> Engine<'_, 'a> {
         }
     }
 
-    /// Resolves an attribute path. Compatible mode also accepts the pre-2018 Entra form
-    /// `urn:…:enterprise:2.0:User.manager` (a dot instead of the last colon).
+    /// Resolves an attribute path. Compatible mode also accepts an extension attribute
+    /// without its URN when exactly one extension defines it (Entra sends `manager` and
+    /// `manager[value eq "…"]`), and the pre-2018 Entra form `urn:…:2.0:User.manager` when
+    /// the parser left it split at the dot.
     fn resolve(&self, attr: &AttrPath) -> Result<ResolvedAttr<'a>> {
         let (registry, rt) = (self.ctx.registry, self.ctx.resource_type);
-        match registry.resolve(rt, attr) {
-            Ok(r) => Ok(r),
-            Err(e) => {
-                if self.compat()
-                    && let (Some(urn), Some(sub)) = (&attr.urn, &attr.sub)
-                {
-                    let urn = format!("{urn}:{}", attr.name);
-                    if registry.extension(rt, &urn).is_some() {
-                        return registry.resolve(
-                            rt,
-                            &AttrPath {
-                                urn: Some(urn),
-                                name: sub.clone(),
-                                sub: None,
-                            },
-                        );
-                    }
-                }
-                Err(e)
-            }
+        let err = match registry.resolve(rt, attr) {
+            Ok(r) => return Ok(r),
+            Err(e) => e,
+        };
+        if !self.compat() {
+            return Err(err);
         }
+        match (&attr.urn, &attr.sub) {
+            (None, _) => {
+                let mut owners = registry
+                    .extension_schemas(rt)
+                    .filter(|s| s.attribute(&attr.name).is_some());
+                if let (Some(owner), None) = (owners.next(), owners.next()) {
+                    return registry.resolve(
+                        rt,
+                        &AttrPath {
+                            urn: Some(owner.id.clone()),
+                            ..attr.clone()
+                        },
+                    );
+                }
+            }
+            (Some(urn), Some(sub)) => {
+                let urn = format!("{urn}:{}", attr.name);
+                if registry.extension(rt, &urn).is_some() {
+                    return registry.resolve(
+                        rt,
+                        &AttrPath {
+                            urn: Some(urn),
+                            name: sub.clone(),
+                            sub: None,
+                        },
+                    );
+                }
+            }
+            (Some(_), None) => {}
+        }
+        Err(err)
     }
 
     fn apply_path(
@@ -1970,20 +1989,15 @@ mod tests {
 
     #[test]
     fn entra_manager_forms() {
-        for mode in both_modes() {
-            // Tutorial Example 5: an array with $ref and value.
-            let out = user(
-                mode,
-                babs(),
-                json!([{"op": "Add", "path": "manager", "value": [{"$ref": "http://example.com/Users/00aa", "value": "00aa"}]}]),
-            );
-            if mode == Mode::Strict {
-                assert!(out.is_err(), "strict mode takes manager as an object");
-                continue;
-            }
-            let out = out.unwrap();
-            assert_eq!(doc(&out)[ENT]["manager"]["value"], "00aa");
-        }
+        // Tutorial Example 5: path `manager` (no URN) and an array with $ref and value.
+        let ops = json!([{"op": "Add", "path": "manager", "value": [{"$ref": "http://example.com/Users/00aa", "value": "00aa"}]}]);
+        let out = user(Mode::Compatible, babs(), ops.clone()).unwrap();
+        assert_eq!(doc(&out)[ENT]["manager"]["value"], "00aa");
+        assert!(matches!(
+            user(Mode::Strict, babs(), ops),
+            Err(Error::InvalidPath(_))
+        ));
+        // A bare id under the URN-qualified path.
         let out = user(
             Mode::Compatible,
             babs(),
@@ -1998,6 +2012,13 @@ mod tests {
         )
         .unwrap();
         assert_eq!(doc(&out)[ENT], json!({"manager": {"value": "mgr-2"}}));
+        let out = user(
+            Mode::Strict,
+            babs(),
+            json!([{"op": "replace", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value", "value": "mgr-3"}]),
+        )
+        .unwrap();
+        assert_eq!(doc(&out)[ENT], json!({"manager": {"value": "mgr-3"}}));
     }
 
     #[test]
@@ -2005,12 +2026,12 @@ mod tests {
         let mut d0 = babs();
         d0[ENT] = json!({"manager": {"value": "manager-id"}});
         for mode in both_modes() {
-            let out = user(
-                mode,
-                d0.clone(),
-                json!([{"op": "remove", "path": "manager[value eq \"manager-id\"]"}]),
-            )
-            .unwrap();
+            let path = if mode == Mode::Strict {
+                format!("{ENT}:manager[value eq \"manager-id\"]")
+            } else {
+                "manager[value eq \"manager-id\"]".to_owned()
+            };
+            let out = user(mode, d0.clone(), json!([{"op": "remove", "path": path}])).unwrap();
             // The extension object became empty and is dropped.
             assert_eq!(doc(&out), babs());
             assert_eq!(out.changed_attributes, [format!("{ENT}:manager")]);
@@ -2411,15 +2432,13 @@ mod tests {
     }
 
     #[test]
-    fn legacy_entra_dotted_extension_path_in_compatible_mode() {
+    fn legacy_entra_dotted_extension_path() {
         let path = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User.manager";
-        let ops = json!([{"op": "replace", "path": path, "value": {"value": "m1"}}]);
-        let out = user(Mode::Compatible, babs(), ops.clone()).unwrap();
-        assert_eq!(doc(&out)[ENT]["manager"]["value"], "m1");
-        assert!(matches!(
-            user(Mode::Strict, babs(), ops),
-            Err(Error::InvalidPath(_))
-        ));
+        for mode in both_modes() {
+            let ops = json!([{"op": "replace", "path": path, "value": {"value": "m1"}}]);
+            let out = user(mode, babs(), ops).unwrap();
+            assert_eq!(doc(&out)[ENT]["manager"]["value"], "m1");
+        }
     }
 
     #[test]
