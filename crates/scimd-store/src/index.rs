@@ -1,0 +1,193 @@
+//! Flattening a resource document into index rows.
+//!
+//! Filters (RFC 7644 §3.4.2.2) and sorting (§3.4.2.3) must run inside the database on
+//! indexes, not by loading documents. Each leaf value of a stored document becomes one
+//! [`IndexRow`] holding the value's comparison [`Key`] (from [`json_key`], the single
+//! definition of how SCIM values compare): text and booleans in `text`, numbers and
+//! dateTimes (microseconds) in `num`. Rows are keyed by the canonical lower-case path
+//! (`emails.value`, `name.givenname`, `urn:…:enterprise:2.0:user:manager.value`) and the
+//! element number inside a multi-valued attribute, so a value path such as
+//! `emails[type eq "work" and value eq "x"]` can require both conditions of one element.
+//!
+//! Besides leaf rows there are *element rows* (`text` and `num` both null) at the path of a
+//! complex attribute: one per element of a multi-valued complex attribute, and one for a
+//! present singular complex attribute. They make `emails pr` and value paths whose filter
+//! holds for an element without naming a present sub-attribute (`emails[not (type eq "x")]`)
+//! answerable from the index. A leaf whose value cannot be read as its type (which
+//! validation prevents) also gets a row with both columns null, so `pr` still sees it.
+//!
+//! Common attributes (`id`, `externalId`, `meta`) are not indexed here: backends keep them in
+//! columns of the resource row.
+
+use scimd_core::filter::{Key, json_key};
+use scimd_core::schema::{AttrLocation, AttributeDef, Registry, ResourceType, Schema};
+use serde_json::{Map, Value};
+
+/// One indexed value of a resource.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IndexRow {
+    /// Canonical lower-case path: `username`, `emails.value`, `name.givenname`,
+    /// `urn:ietf:params:scim:schemas:extension:enterprise:2.0:user:manager.value`.
+    pub path: String,
+    /// Element number (1-based) inside a multi-valued attribute; 0 otherwise.
+    pub elem: i64,
+    /// Text and boolean keys (`"true"`/`"false"`).
+    pub text: Option<String>,
+    /// Number keys, and dateTime keys as microseconds since the epoch.
+    pub num: Option<f64>,
+}
+
+impl IndexRow {
+    fn new(path: &str, elem: i64, key: Option<Key>) -> Self {
+        let (text, num) = match key {
+            Some(key) => key_columns(key),
+            None => (None, None),
+        };
+        Self {
+            path: path.to_owned(),
+            elem,
+            text,
+            num,
+        }
+    }
+}
+
+/// The `(text, num)` columns of a key, as stored in the index and bound in filters.
+pub fn key_columns(key: Key) -> (Option<String>, Option<f64>) {
+    match key {
+        Key::Text(s) => (Some(s), None),
+        Key::Bool(b) => (Some(if b { "true" } else { "false" }.to_owned()), None),
+        Key::Number(n) => (None, Some(n)),
+        // Microsecond instants are far below 2^53, so the conversion is exact.
+        Key::Time(t) => (None, Some(t as f64)),
+    }
+}
+
+/// Whether a JSON value is "present" in the sense of the `pr` operator: not null, `""`,
+/// `[]` or `{}` (RFC 7644 §3.4.2.2).
+pub fn is_present(value: &Value) -> bool {
+    match value {
+        Value::Null => false,
+        Value::String(s) => !s.is_empty(),
+        Value::Array(a) => !a.is_empty(),
+        Value::Object(o) => !o.is_empty(),
+        _ => true,
+    }
+}
+
+/// The lower-case index path of an attribute (and sub-attribute) of `schema`.
+pub fn index_path(
+    schema: &Schema,
+    location: AttrLocation,
+    attr: &AttributeDef,
+    sub: Option<&AttributeDef>,
+) -> String {
+    let mut out = String::new();
+    if location == AttrLocation::Extension {
+        out.push_str(&schema.id.to_ascii_lowercase());
+        out.push(':');
+    }
+    out.push_str(&attr.name.to_ascii_lowercase());
+    if let Some(sub) = sub {
+        out.push('.');
+        out.push_str(&sub.name.to_ascii_lowercase());
+    }
+    out
+}
+
+/// Flattens a stored document of resource type `rt` into index rows.
+///
+/// Keys the registry does not know (and common attributes) are skipped; attribute names are
+/// matched case-insensitively, so the rows do not depend on the document's spelling.
+pub fn index_rows(
+    registry: &Registry,
+    rt: &ResourceType,
+    document: &Map<String, Value>,
+) -> Vec<IndexRow> {
+    let mut rows = Vec::new();
+    let Some(core) = registry.core_schema(rt) else {
+        return rows;
+    };
+    for (key, value) in document {
+        if let Some(attr) = core.attribute(key) {
+            index_attr(&mut rows, core, AttrLocation::Core, attr, value);
+        } else if let Some(ext) = registry.extension(rt, key) {
+            let Value::Object(inner) = value else {
+                continue;
+            };
+            for (name, v) in inner {
+                if let Some(attr) = ext.attribute(name) {
+                    index_attr(&mut rows, ext, AttrLocation::Extension, attr, v);
+                }
+            }
+        }
+    }
+    rows
+}
+
+fn index_attr(
+    rows: &mut Vec<IndexRow>,
+    schema: &Schema,
+    location: AttrLocation,
+    attr: &AttributeDef,
+    value: &Value,
+) {
+    let path = index_path(schema, location, attr, None);
+    if attr.multi_valued {
+        let elements: &[Value] = match value {
+            Value::Array(a) => a,
+            other => std::slice::from_ref(other),
+        };
+        // Element numbers count every element so they match the document's positions.
+        for (i, element) in (1_i64..).zip(elements) {
+            index_element(rows, schema, location, attr, &path, i, element);
+        }
+    } else {
+        index_element(rows, schema, location, attr, &path, 0, value);
+    }
+}
+
+fn index_element(
+    rows: &mut Vec<IndexRow>,
+    schema: &Schema,
+    location: AttrLocation,
+    attr: &AttributeDef,
+    path: &str,
+    elem: i64,
+    value: &Value,
+) {
+    if !attr.is_complex() {
+        index_leaf(rows, attr, path, elem, value);
+        return;
+    }
+    let Value::Object(object) = value else {
+        return;
+    };
+    if attr.multi_valued || is_present(value) {
+        rows.push(IndexRow::new(path, elem, None));
+    }
+    for (name, v) in object {
+        let Some(sub) = attr.sub_attribute(name) else {
+            continue;
+        };
+        let sub_path = index_path(schema, location, attr, Some(sub));
+        match v {
+            Value::Array(items) => {
+                for item in items {
+                    index_leaf(rows, sub, &sub_path, elem, item);
+                }
+            }
+            _ => index_leaf(rows, sub, &sub_path, elem, v),
+        }
+    }
+}
+
+fn index_leaf(rows: &mut Vec<IndexRow>, leaf: &AttributeDef, path: &str, elem: i64, value: &Value) {
+    match json_key(leaf, value) {
+        Some(key) => rows.push(IndexRow::new(path, elem, Some(key))),
+        None if is_present(value) && !value.is_array() && !value.is_object() => {
+            rows.push(IndexRow::new(path, elem, None));
+        }
+        None => {}
+    }
+}
