@@ -428,9 +428,22 @@ impl<'t, 'a> Parser<'t, 'a> {
             };
             if is_keyword(w, "not") && !follows_op {
                 self.pos += 1;
-                self.enter(tok.pos)?;
+                // `not (x)` is one level, like `not x`, so that the canonical print (which
+                // always parenthesises) never nests deeper than what was parsed.
+                let counted = !matches!(
+                    self.peek(),
+                    Some(Token {
+                        kind: Tok::LParen,
+                        ..
+                    })
+                );
+                if counted {
+                    self.enter(tok.pos)?;
+                }
                 let f = self.unary(inner)?;
-                self.leave();
+                if counted {
+                    self.leave();
+                }
                 return Ok(Filter::Not(Box::new(f)));
             }
         }
@@ -984,7 +997,11 @@ mod tests {
         let nots = format!("{}a pr", "not ".repeat(2000));
         assert_eq!(err_pos(&nots), 4 * MAX_FILTER_DEPTH);
         let nested_not = format!("{}a pr{}", "not(".repeat(1500), ")".repeat(1500));
-        assert!(parse_filter(&nested_not).is_err());
+        assert_eq!(err_pos(&nested_not), 4 * MAX_FILTER_DEPTH + 3);
+        // `not (x)` counts once, so printing (which adds the parentheses) keeps the depth.
+        let at_budget = format!("{}a pr", "not ".repeat(MAX_FILTER_DEPTH));
+        let printed = p(&at_budget).to_string();
+        assert_eq!(p(&printed), p(&at_budget));
         // Exactly at the budget is fine.
         let ok = format!(
             "{}a pr{}",
