@@ -3,7 +3,7 @@
 
 mod ast;
 mod display;
-mod eval;
+pub mod eval;
 pub mod key;
 mod lexer;
 mod parser;
