@@ -9,12 +9,13 @@
 //! element number inside a multi-valued attribute, so a value path such as
 //! `emails[type eq "work" and value eq "x"]` can require both conditions of one element.
 //!
-//! Besides leaf rows there are *element rows* (`text` and `num` both null) at the path of a
-//! complex attribute: one per element of a multi-valued complex attribute, and one for a
-//! present singular complex attribute. They make `emails pr` and value paths whose filter
-//! holds for an element without naming a present sub-attribute (`emails[not (type eq "x")]`)
+//! Besides leaf rows there are *element rows* at the path of a complex attribute (`emails`):
+//! one per element of a multi-valued complex attribute, and one for a singular complex
+//! attribute, with `text` null and `num` 1 when the element is present in the sense of `pr`
+//! (some member is), else 0. They make `emails pr` and value paths whose filter holds for
+//! an element without naming a present sub-attribute (`emails[not (type eq "x")]`)
 //! answerable from the index. A leaf whose value cannot be read as its type (which
-//! validation prevents) also gets a row with both columns null, so `pr` still sees it.
+//! validation prevents) but is present gets a row with both columns null, so `pr` sees it.
 //!
 //! Common attributes (`id`, `externalId`, `meta`) are not indexed here: backends keep them in
 //! columns of the resource row.
@@ -65,13 +66,24 @@ pub fn key_columns(key: Key) -> (Option<String>, Option<f64>) {
 
 /// Whether a JSON value is "present" in the sense of the `pr` operator: not null, `""`,
 /// `[]` or `{}` (RFC 7644 §3.4.2.2).
+/// Arrays and objects are present when some item (or member) is, as in the evaluator.
 pub fn is_present(value: &Value) -> bool {
+    is_present_at(value, 0)
+}
+
+/// Documents are a few levels deep; this bounds hostile input (deeper counts as present).
+const MAX_JSON_DEPTH: usize = 16;
+
+fn is_present_at(value: &Value, depth: usize) -> bool {
+    if depth > MAX_JSON_DEPTH {
+        return true;
+    }
     match value {
         Value::Null => false,
         Value::String(s) => !s.is_empty(),
-        Value::Array(a) => !a.is_empty(),
-        Value::Object(o) => !o.is_empty(),
-        _ => true,
+        Value::Array(a) => a.iter().any(|v| is_present_at(v, depth + 1)),
+        Value::Object(o) => o.values().any(|v| is_present_at(v, depth + 1)),
+        Value::Bool(_) | Value::Number(_) => true,
     }
 }
 
@@ -142,6 +154,11 @@ fn index_attr(
         for (i, element) in (1_i64..).zip(elements) {
             index_element(rows, schema, location, attr, &path, i, element);
         }
+    } else if let (false, Value::Array(items)) = (attr.is_complex(), value) {
+        // A list where one value belongs: the evaluator compares each item, so index each.
+        for item in items {
+            index_leaf(rows, attr, &path, 0, item);
+        }
     } else {
         index_element(rows, schema, location, attr, &path, 0, value);
     }
@@ -160,12 +177,17 @@ fn index_element(
         index_leaf(rows, attr, path, elem, value);
         return;
     }
+    // Every element gets an element row (value paths iterate every element); whether the
+    // element is present (`emails pr`) is recorded in `num`.
+    rows.push(IndexRow {
+        path: path.to_owned(),
+        elem,
+        text: None,
+        num: Some(if is_present(value) { 1.0 } else { 0.0 }),
+    });
     let Value::Object(object) = value else {
         return;
     };
-    if attr.multi_valued || is_present(value) {
-        rows.push(IndexRow::new(path, elem, None));
-    }
     for (name, v) in object {
         let Some(sub) = attr.sub_attribute(name) else {
             continue;

@@ -13,6 +13,7 @@
 pub mod error;
 pub mod index;
 pub mod records;
+pub mod sql;
 pub mod store;
 
 pub use error::{StoreError, StoreResult};

@@ -6,10 +6,12 @@
 //! membership is rows, never part of the document, so PATCHing one member of a large group
 //! touches one row (RFC 7644 §3.5.2 operations become [`MemberOp`]s).
 
-use scimd_core::filter::{AttrPath, Filter};
+use scimd_core::filter::Filter;
 use scimd_core::schema::ResourceKind;
 use scimd_core::{MemberKind, MemberOp, MemberRef};
 use serde_json::{Map, Value};
+
+pub use scimd_core::sort::{SortOrder, SortSpec};
 
 /// A JSON object: a stored resource document.
 pub type Document = Map<String, Value>;
@@ -196,21 +198,6 @@ pub enum Page {
     Index { start_index: u64, count: u64 },
     /// `cursor` (absent for the first page) and `count`.
     Cursor { cursor: Option<String>, count: u64 },
-}
-
-/// `sortOrder` (RFC 7644 §3.4.2.3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum SortOrder {
-    #[default]
-    Ascending,
-    Descending,
-}
-
-/// `sortBy` and `sortOrder` (RFC 7644 §3.4.2.3).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SortSpec {
-    pub by: AttrPath,
-    pub order: SortOrder,
 }
 
 /// A listing query.
