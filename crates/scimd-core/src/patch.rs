@@ -1461,9 +1461,10 @@ mod tests {
             let out = user(
                 mode,
                 babs(),
+                // The RFC's own example spells it `nickname`: names are case-insensitive.
                 json!([{"op": "add", "value": {
                     "emails": [{"value": "babs@jensen.org", "type": "home"}, {"value": "b@other.org", "type": "other"}],
-                    "nickName": "Babs"
+                    "nickname": "Babs"
                 }}]),
             )
             .unwrap();
