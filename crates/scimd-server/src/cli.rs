@@ -1,0 +1,330 @@
+//! The `scimd` command line: `serve` and the operator commands (`tenants`, `tokens`,
+//! `clients`). Flags fall back to `SCIMD_*` environment variables (clap `env`), then to the
+//! TOML file named by `--config`, then to the defaults ([`crate::config`]).
+//!
+//! Secrets are printed to stdout exactly once, when created, and never logged.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use scimd_store::{CredentialKind, Store, Tenant};
+
+use crate::config::{ConfigError, FileConfig, Overrides, ServerConfig, TenantSettings};
+use crate::crypto;
+
+/// scimd: a SCIM 2.0 provisioning server.
+#[derive(Debug, Parser)]
+#[command(name = "scimd", version, about)]
+pub struct Cli {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Where the data lives; accepted by every command.
+#[derive(Debug, Clone, Args)]
+pub struct CommonArgs {
+    /// Directory for the embedded database.
+    #[arg(long, global = true, env = "SCIMD_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Database URL (`sqlite://PATH`; `postgres://` is not yet supported).
+    #[arg(long, global = true, env = "SCIMD_DATABASE_URL", value_name = "URL")]
+    pub database: Option<String>,
+    /// TOML configuration file.
+    #[arg(long, global = true, env = "SCIMD_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the SCIM server.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "SCIMD_LISTEN", value_name = "ADDR")]
+        listen: Option<String>,
+    },
+    /// Manage tenants.
+    #[command(subcommand)]
+    Tenants(TenantsCommand),
+    /// Manage bearer tokens.
+    #[command(subcommand)]
+    Tokens(TokensCommand),
+    /// Manage HTTP Basic clients.
+    #[command(subcommand)]
+    Clients(ClientsCommand),
+}
+
+/// `scimd tenants …`
+#[derive(Debug, Subcommand)]
+pub enum TenantsCommand {
+    /// Create a tenant.
+    Create { name: String },
+    /// List tenants.
+    List,
+    /// Delete a tenant with all its users, groups and credentials.
+    Delete { name: String },
+}
+
+/// `scimd tokens …`
+#[derive(Debug, Subcommand)]
+pub enum TokensCommand {
+    /// Create a bearer token; prints the token alone on stdout.
+    Create {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long, default_value = "")]
+        label: String,
+    },
+    /// List a tenant's bearer tokens (never the tokens themselves).
+    List {
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Revoke a bearer token by id.
+    Revoke {
+        #[arg(long)]
+        tenant: String,
+        id: i64,
+    },
+}
+
+/// `scimd clients …`
+#[derive(Debug, Subcommand)]
+pub enum ClientsCommand {
+    /// Create an HTTP Basic client; prints its id and secret.
+    Create {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long, default_value = "")]
+        label: String,
+    },
+    /// List a tenant's Basic clients (never the secrets).
+    List {
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Revoke a Basic client by id.
+    Revoke {
+        #[arg(long)]
+        tenant: String,
+        id: i64,
+    },
+}
+
+/// A failure of a command, shown to the operator as `error: …`.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct CliError(pub String);
+
+impl From<ConfigError> for CliError {
+    fn from(e: ConfigError) -> Self {
+        Self(e.to_string())
+    }
+}
+
+impl From<scimd_store::StoreError> for CliError {
+    fn from(e: scimd_store::StoreError) -> Self {
+        Self(e.to_string())
+    }
+}
+
+impl From<crypto::CryptoError> for CliError {
+    fn from(e: crypto::CryptoError) -> Self {
+        Self(e.to_string())
+    }
+}
+
+/// Resolves the configuration for a command: flags/env over the file over the defaults.
+pub fn resolve_config(
+    common: &CommonArgs,
+    listen: Option<String>,
+) -> Result<ServerConfig, ConfigError> {
+    let file = match &common.config {
+        Some(path) => FileConfig::load(path)?,
+        None => FileConfig::default(),
+    };
+    Ok(ServerConfig::resolve(
+        &Overrides {
+            listen,
+            data_dir: common.data_dir.clone(),
+            database_url: common.database.clone(),
+        },
+        file,
+    ))
+}
+
+/// Whether `name` is a valid tenant name: 1–63 characters of `a-z`, `0-9`, `-`, `_`,
+/// starting with a letter or digit (it appears in URLs unescaped).
+pub fn valid_tenant_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_lowercase() || c.is_ascii_digit())
+        && name.len() <= 63
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+}
+
+async fn tenant<S: Store>(store: &S, name: &str) -> Result<Tenant, CliError> {
+    store
+        .tenant_by_name(name)
+        .await?
+        .ok_or_else(|| CliError(format!("no tenant named '{name}'")))
+}
+
+/// Runs an operator command (anything but `serve`) against an open store, writing what it
+/// prints to `out`.
+pub async fn run_admin<S: Store>(
+    store: &S,
+    command: &Command,
+    out: &mut impl std::io::Write,
+) -> Result<(), CliError> {
+    let w = |out: &mut dyn std::io::Write, line: String| {
+        writeln!(out, "{line}").map_err(|e| CliError(format!("cannot write output: {e}")))
+    };
+    match command {
+        Command::Serve { .. } => Err(CliError("serve is not an operator command".into())),
+        Command::Tenants(TenantsCommand::Create { name }) => {
+            if !valid_tenant_name(name) {
+                return Err(CliError(format!(
+                    "invalid tenant name '{name}': use 1-63 of a-z 0-9 - _, starting with a letter or digit"
+                )));
+            }
+            let t = store
+                .create_tenant(name, TenantSettings::default().to_json())
+                .await
+                .map_err(|e| match e {
+                    scimd_store::StoreError::TenantExists => {
+                        CliError(format!("tenant '{name}' already exists"))
+                    }
+                    other => other.into(),
+                })?;
+            w(out, format!("created tenant {}", t.name))
+        }
+        Command::Tenants(TenantsCommand::List) => {
+            for t in store.list_tenants().await? {
+                w(out, format!("{}\t{}", t.name, t.created))?;
+            }
+            Ok(())
+        }
+        Command::Tenants(TenantsCommand::Delete { name }) => {
+            let t = tenant(store, name).await?;
+            store.delete_tenant(t.id).await?;
+            w(out, format!("deleted tenant {name}"))
+        }
+        Command::Tokens(TokensCommand::Create {
+            tenant: name,
+            label,
+        }) => {
+            let t = tenant(store, name).await?;
+            let token = crypto::new_bearer_token()?;
+            store
+                .create_credential(
+                    t.id,
+                    CredentialKind::Bearer,
+                    label,
+                    None,
+                    &crypto::sha256_hex(token.as_bytes()),
+                )
+                .await?;
+            w(out, token)
+        }
+        Command::Clients(ClientsCommand::Create {
+            tenant: name,
+            label,
+        }) => {
+            let t = tenant(store, name).await?;
+            let (id, secret) = crypto::new_client_credentials()?;
+            let phc = tokio::task::spawn_blocking({
+                let secret = secret.clone();
+                move || crypto::hash_secret(&secret)
+            })
+            .await
+            .map_err(|e| CliError(e.to_string()))??;
+            store
+                .create_credential(t.id, CredentialKind::Basic, label, Some(&id), &phc)
+                .await?;
+            w(out, format!("client_id: {id}"))?;
+            w(out, format!("client_secret: {secret}"))
+        }
+        Command::Tokens(TokensCommand::List { tenant: name })
+        | Command::Clients(ClientsCommand::List { tenant: name }) => {
+            let kind = if matches!(command, Command::Tokens(_)) {
+                CredentialKind::Bearer
+            } else {
+                CredentialKind::Basic
+            };
+            let t = tenant(store, name).await?;
+            for c in store.list_credentials(t.id).await? {
+                if c.kind != kind {
+                    continue;
+                }
+                let state = if c.revoked { "revoked" } else { "active" };
+                let who = c.client_id.as_deref().unwrap_or("-");
+                w(
+                    out,
+                    format!("{}\t{}\t{}\t{}\t{}", c.id, state, c.created, who, c.label),
+                )?;
+            }
+            Ok(())
+        }
+        Command::Tokens(TokensCommand::Revoke { tenant: name, id })
+        | Command::Clients(ClientsCommand::Revoke { tenant: name, id }) => {
+            let t = tenant(store, name).await?;
+            store
+                .revoke_credential(t.id, *id)
+                .await
+                .map_err(|e| match e {
+                    scimd_store::StoreError::NotFound => {
+                        CliError(format!("tenant '{name}' has no credential {id}"))
+                    }
+                    other => other.into(),
+                })?;
+            w(out, format!("revoked {id}"))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+    use super::*;
+
+    #[test]
+    fn tenant_names() {
+        assert!(valid_tenant_name("default"));
+        assert!(valid_tenant_name("acme-prod_2"));
+        assert!(!valid_tenant_name(""));
+        assert!(!valid_tenant_name("-x"));
+        assert!(!valid_tenant_name("Acme"));
+        assert!(!valid_tenant_name("a/b"));
+        assert!(!valid_tenant_name(&"a".repeat(64)));
+    }
+
+    #[test]
+    fn parses_the_operator_interface() {
+        let cli = Cli::try_parse_from([
+            "scimd",
+            "serve",
+            "--listen",
+            "0.0.0.0:1",
+            "--data-dir",
+            "/d",
+        ])
+        .unwrap();
+        assert!(matches!(cli.command, Command::Serve { listen: Some(ref l) } if l == "0.0.0.0:1"));
+        assert_eq!(cli.common.data_dir, Some(PathBuf::from("/d")));
+        let cli = Cli::try_parse_from([
+            "scimd", "tokens", "create", "--tenant", "t", "--label", "okta",
+        ])
+        .unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Tokens(TokensCommand::Create { ref tenant, ref label }) if tenant == "t" && label == "okta"
+        ));
+        let cli = Cli::try_parse_from(["scimd", "tokens", "revoke", "--tenant", "t", "7"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Tokens(TokensCommand::Revoke { id: 7, .. })
+        ));
+    }
+}

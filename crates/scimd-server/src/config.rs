@@ -1,0 +1,299 @@
+//! Server configuration: the TOML file, its merge with command-line flags and environment
+//! variables (flag > env > file > default), and the per-tenant settings stored with each
+//! tenant.
+//!
+//! clap resolves "flag over environment" for the four operator flags; this module layers the
+//! result over the file and the defaults. Everything else is file-only: it is operational
+//! tuning that belongs in a reviewed file rather than in ad-hoc environment variables.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use scimd_core::Mode;
+use serde::{Deserialize, Serialize};
+
+/// Default listen address.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// Default data directory.
+pub const DEFAULT_DATA_DIR: &str = "./scimd-data";
+/// Default request body limit: 1 MiB.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The TOML configuration file as written; every key is optional.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub listen: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
+    pub public_base_url: Option<String>,
+    pub log_format: Option<LogFormat>,
+    pub request_timeout_secs: Option<u64>,
+    pub max_body_bytes: Option<usize>,
+    pub max_page_size: Option<u64>,
+    pub default_page_size: Option<u64>,
+    pub bulk_max_operations: Option<u64>,
+    pub bulk_max_payload_bytes: Option<usize>,
+    pub discovery_requires_auth: Option<bool>,
+    pub mode: Option<Mode>,
+    /// Custom schema attributes (`scimd_core::schema::config::SchemaConfig`), kept as JSON
+    /// until the registry is built so that a bad section is reported with its own message.
+    pub schema: Option<serde_json::Value>,
+}
+
+impl FileConfig {
+    /// Reads and parses a TOML file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+            path: path.to_owned(),
+            cause: e.to_string(),
+        })?;
+        Self::parse(&text).map_err(|cause| ConfigError::Parse {
+            path: path.to_owned(),
+            cause,
+        })
+    }
+
+    /// Parses TOML text.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+}
+
+/// A configuration problem, reported to the operator at start.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {}: {cause}", path.display())]
+    Read { path: PathBuf, cause: String },
+    #[error("invalid config file {}: {cause}", path.display())]
+    Parse { path: PathBuf, cause: String },
+    #[error("invalid setting: {0}")]
+    Invalid(String),
+}
+
+/// Values given on the command line or in the environment (already merged by clap).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Overrides {
+    pub listen: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
+}
+
+/// The resolved configuration the server runs with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerConfig {
+    /// Address to listen on (`host:port`).
+    pub listen: String,
+    pub data_dir: PathBuf,
+    /// `sqlite://…` (or, later, `postgres://…`).
+    pub database_url: String,
+    /// Scheme, host and optional path prefix that clients reach the server at, without a
+    /// trailing slash; `Location` and `meta.location` are built from it.
+    pub public_base_url: String,
+    pub log_format: LogFormat,
+    pub request_timeout: Duration,
+    pub max_body_bytes: usize,
+    /// Largest `count` served; larger requests are capped (RFC 7644 §3.4.2.4).
+    pub max_page_size: u64,
+    /// `count` when the client gives none.
+    pub default_page_size: u64,
+    pub bulk_max_operations: u64,
+    pub bulk_max_payload_bytes: usize,
+    /// When false, `/ServiceProviderConfig`, `/Schemas` and `/ResourceTypes` answer without
+    /// credentials (RFC 7644 §4 allows either).
+    pub discovery_requires_auth: bool,
+    /// Default strictness for tenants that do not set their own.
+    pub mode: Mode,
+    /// Custom schema attributes, as JSON.
+    pub schema: Option<serde_json::Value>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self::resolve(&Overrides::default(), FileConfig::default())
+    }
+}
+
+impl ServerConfig {
+    /// Layers overrides over the file over the defaults.
+    pub fn resolve(overrides: &Overrides, file: FileConfig) -> Self {
+        let listen = overrides
+            .listen
+            .clone()
+            .or(file.listen)
+            .unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
+        let data_dir = overrides
+            .data_dir
+            .clone()
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+        let database_url = overrides
+            .database_url
+            .clone()
+            .or(file.database_url)
+            .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("scimd.db").display()));
+        let public_base_url = file
+            .public_base_url
+            .unwrap_or_else(|| format!("http://{listen}"))
+            .trim_end_matches('/')
+            .to_owned();
+        let max_page_size = file.max_page_size.unwrap_or(1000).max(1);
+        Self {
+            listen,
+            data_dir,
+            database_url,
+            public_base_url,
+            log_format: file.log_format.unwrap_or_default(),
+            request_timeout: Duration::from_secs(file.request_timeout_secs.unwrap_or(30).max(1)),
+            max_body_bytes: file.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES),
+            max_page_size,
+            default_page_size: file.default_page_size.unwrap_or(100).min(max_page_size),
+            bulk_max_operations: file.bulk_max_operations.unwrap_or(1000),
+            bulk_max_payload_bytes: file
+                .bulk_max_payload_bytes
+                .unwrap_or(DEFAULT_MAX_BODY_BYTES),
+            discovery_requires_auth: file.discovery_requires_auth.unwrap_or(true),
+            mode: file.mode.unwrap_or_default(),
+            schema: file.schema,
+        }
+    }
+
+    /// The SCIM base URL of the root routes (`…/scim/v2`).
+    pub fn scim_base_url(&self) -> String {
+        format!("{}/scim/v2", self.public_base_url)
+    }
+}
+
+/// What a PATCH answers with (RFC 7644 §3.5.2 allows either).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PatchResponse {
+    /// 200 with the resource.
+    Resource,
+    /// 204 without a body (unless `attributes`/`excludedAttributes` ask for one).
+    NoContent,
+}
+
+/// Per-tenant behaviour, stored as the tenant's `settings` JSON. Unknown keys are ignored so
+/// that settings written by a newer scimd do not break an older one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TenantSettings {
+    /// Strictness; `None` uses the server's `mode`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mode: Option<Mode>,
+    /// Keep (hashed) passwords sent by the IdP; otherwise they are discarded.
+    pub password_sync: bool,
+    /// Group `displayName` is unique per tenant, case-insensitively (Entra requires it).
+    pub unique_group_display_name: bool,
+    pub user_patch_response: PatchResponse,
+    pub group_patch_response: PatchResponse,
+}
+
+impl Default for TenantSettings {
+    fn default() -> Self {
+        Self {
+            mode: None,
+            password_sync: false,
+            unique_group_display_name: true,
+            user_patch_response: PatchResponse::Resource,
+            group_patch_response: PatchResponse::NoContent,
+        }
+    }
+}
+
+impl TenantSettings {
+    /// Reads settings from a tenant's JSON; anything unreadable falls back to the defaults
+    /// field by field (a `null` or non-object is all defaults).
+    pub fn from_json(value: &serde_json::Value) -> Self {
+        serde_json::from_value(value.clone()).unwrap_or_default()
+    }
+
+    /// The settings as JSON.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn defaults_follow_the_operator_interface() {
+        let c = ServerConfig::default();
+        assert_eq!(c.listen, "127.0.0.1:8080");
+        assert_eq!(c.data_dir, PathBuf::from("./scimd-data"));
+        assert_eq!(c.database_url, "sqlite://./scimd-data/scimd.db");
+        assert_eq!(c.public_base_url, "http://127.0.0.1:8080");
+        assert_eq!(c.scim_base_url(), "http://127.0.0.1:8080/scim/v2");
+        assert_eq!(c.max_body_bytes, 1024 * 1024);
+        assert!(c.discovery_requires_auth);
+    }
+
+    #[test]
+    fn overrides_beat_file_and_file_beats_defaults() {
+        let file = FileConfig::parse(
+            r#"
+            listen = "0.0.0.0:9000"
+            data_dir = "/var/lib/scimd"
+            public_base_url = "https://scim.example.com/"
+            max_page_size = 50
+            default_page_size = 500
+            mode = "strict"
+            log_format = "json"
+            [schema]
+            foo = 1
+            "#,
+        )
+        .unwrap();
+        let c = ServerConfig::resolve(
+            &Overrides {
+                listen: Some("127.0.0.1:1".into()),
+                ..Overrides::default()
+            },
+            file,
+        );
+        assert_eq!(c.listen, "127.0.0.1:1");
+        assert_eq!(c.data_dir, PathBuf::from("/var/lib/scimd"));
+        assert_eq!(c.database_url, "sqlite:///var/lib/scimd/scimd.db");
+        assert_eq!(c.public_base_url, "https://scim.example.com");
+        assert_eq!(c.max_page_size, 50);
+        assert_eq!(c.default_page_size, 50, "default page size is capped");
+        assert_eq!(c.mode, Mode::Strict);
+        assert_eq!(c.log_format, LogFormat::Json);
+        assert_eq!(c.schema, Some(json!({"foo": 1})));
+    }
+
+    #[test]
+    fn unknown_file_keys_are_rejected() {
+        assert!(FileConfig::parse("lisen = \"x\"").is_err());
+    }
+
+    #[test]
+    fn tenant_settings_default_and_partial() {
+        let s = TenantSettings::from_json(&json!({"password_sync": true}));
+        assert!(s.password_sync);
+        assert!(s.unique_group_display_name);
+        assert_eq!(s.group_patch_response, PatchResponse::NoContent);
+        assert_eq!(
+            TenantSettings::from_json(&json!(null)),
+            TenantSettings::default()
+        );
+        let s = TenantSettings::from_json(&json!({"user_patch_response": "no_content"}));
+        assert_eq!(s.user_patch_response, PatchResponse::NoContent);
+    }
+}

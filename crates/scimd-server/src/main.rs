@@ -1,0 +1,122 @@
+//! The `scimd` binary: parses the command line, opens the storage backend named by the
+//! database URL, and runs `serve` or an operator command.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use scimd_server::bootstrap::{self, Bootstrap};
+use scimd_server::cli::{self, Cli, CliError, Command};
+use scimd_server::config::ServerConfig;
+use scimd_server::{AppState, telemetry};
+use scimd_store::Store;
+use scimd_store_sqlite::SqliteStore;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), CliError> {
+    let listen = match &cli.command {
+        Command::Serve { listen } => listen.clone(),
+        _ => None,
+    };
+    let config = cli::resolve_config(&cli.common, listen)?;
+    let url = config.database_url.clone();
+    if url.starts_with("sqlite:") {
+        // The database file's directory (normally the data directory) must exist.
+        let path = url
+            .trim_start_matches("sqlite:")
+            .trim_start_matches("//")
+            .split('?')
+            .next()
+            .unwrap_or_default();
+        if let Some(parent) = std::path::Path::new(path).parent() {
+            if !parent.as_os_str().is_empty() && path != ":memory:" {
+                std::fs::create_dir_all(parent).map_err(|e| {
+                    CliError(format!("cannot create directory {}: {e}", parent.display()))
+                })?;
+            }
+        }
+        let store = SqliteStore::open(&url)
+            .await
+            .map_err(|e| CliError(format!("cannot open database: {e}")))?;
+        dispatch(store, config, &cli.command).await
+    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        Err(CliError(
+            "postgres:// databases are not yet supported; use sqlite://PATH".into(),
+        ))
+    } else {
+        Err(CliError(format!(
+            "unsupported database URL '{}': expected sqlite://PATH",
+            url.split(':').next().unwrap_or_default()
+        )))
+    }
+}
+
+async fn dispatch<S: Store>(
+    store: S,
+    config: ServerConfig,
+    command: &Command,
+) -> Result<(), CliError> {
+    match command {
+        Command::Serve { .. } => serve(store, config).await,
+        other => {
+            let mut out = std::io::stdout().lock();
+            cli::run_admin(&store, other, &mut out).await
+        }
+    }
+}
+
+async fn serve<S: Store>(store: S, config: ServerConfig) -> Result<(), CliError> {
+    telemetry::init(config.log_format);
+    let bootstrap_token = std::env::var("SCIMD_BOOTSTRAP_TOKEN").ok();
+    match bootstrap::ensure_default_tenant(&store, bootstrap_token.as_deref())
+        .await
+        .map_err(|e| CliError(e.to_string()))?
+    {
+        Bootstrap::Created { token } => {
+            print!(
+                "{}",
+                bootstrap::first_start_message(&config.scim_base_url(), &token)
+            );
+        }
+        Bootstrap::CreatedWithGivenToken => {
+            println!(
+                "scimd: created tenant '{}' with the token from SCIMD_BOOTSTRAP_TOKEN.\nSCIM base URL: {}",
+                bootstrap::DEFAULT_TENANT,
+                config.scim_base_url()
+            );
+        }
+        Bootstrap::Existing => {}
+    }
+    let listener = tokio::net::TcpListener::bind(&config.listen)
+        .await
+        .map_err(|e| CliError(format!("cannot listen on {}: {e}", config.listen)))?;
+    let local = listener
+        .local_addr()
+        .map_or_else(|_| config.listen.clone(), |a| a.to_string());
+    let state = AppState::new(store, config)?;
+    tracing::info!(listen = %local, "scimd listening");
+    scimd_server::launch_with_listener(listener, state, scimd_server::shutdown_signal())
+        .await
+        .map_err(|e| CliError(format!("server error: {e}")))?;
+    tracing::info!("scimd stopped");
+    Ok(())
+}

@@ -1,0 +1,184 @@
+//! The HTTP application: the route table (RFC 7644 §3.2 endpoints under `/scim/v2` and
+//! `/tenants/{tenant}/scim/v2`), the middleware stack (trace, request id, per-request
+//! timeout, authentication), SCIM error answers for unknown routes (404) and methods (405),
+//! and the entry points that serve it with graceful shutdown.
+
+use std::future::Future;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::HeaderName;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use scimd_store::Store;
+use tokio::net::TcpListener;
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
+use tower_http::trace::TraceLayer;
+
+use crate::auth::require_auth;
+use crate::discovery;
+use crate::error::ApiError;
+use crate::handlers::{self, GroupKind, UserKind};
+use crate::state::AppState;
+
+/// Header carrying the request id, set when the client sends none and echoed back.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// Random 64-bit request ids (hex).
+#[derive(Debug, Clone, Copy, Default)]
+struct RandomRequestId;
+
+impl MakeRequestId for RandomRequestId {
+    fn make_request_id<B>(&mut self, _request: &axum::http::Request<B>) -> Option<RequestId> {
+        let bytes = crate::crypto::random_bytes::<8>().ok()?;
+        axum::http::HeaderValue::from_str(&crate::crypto::hex(&bytes))
+            .ok()
+            .map(RequestId::new)
+    }
+}
+
+/// The SCIM routes of one tenant scope, relative to the SCIM base (`/Users`, …). Everything
+/// here requires a credential; discovery routes are added by [`discovery_routes`].
+fn resource_routes<S: Store>() -> Router<AppState<S>> {
+    Router::new()
+        .route(
+            "/Users",
+            get(handlers::list::<S, UserKind>).post(handlers::create::<S, UserKind>),
+        )
+        .route("/Users/.search", post(handlers::search::<S, UserKind>))
+        .route(
+            "/Users/{id}",
+            get(handlers::get_one::<S, UserKind>)
+                .put(handlers::replace::<S, UserKind>)
+                .patch(handlers::patch::<S, UserKind>)
+                .delete(handlers::delete::<S, UserKind>),
+        )
+        .route(
+            "/Groups",
+            get(handlers::list::<S, GroupKind>).post(handlers::create::<S, GroupKind>),
+        )
+        .route("/Groups/.search", post(handlers::search::<S, GroupKind>))
+        .route(
+            "/Groups/{id}",
+            get(handlers::get_one::<S, GroupKind>)
+                .put(handlers::replace::<S, GroupKind>)
+                .patch(handlers::patch::<S, GroupKind>)
+                .delete(handlers::delete::<S, GroupKind>),
+        )
+        .route("/.search", post(handlers::search_all::<S>))
+}
+
+/// `/ServiceProviderConfig`, `/Schemas`, `/ResourceTypes` (RFC 7644 §4). Only GET is
+/// routed, so writes answer 405.
+fn discovery_routes<S: Store>() -> Router<AppState<S>> {
+    Router::new()
+        .route(
+            "/ServiceProviderConfig",
+            get(discovery::service_provider_config::<S>),
+        )
+        .route("/Schemas", get(discovery::schemas::<S>))
+        .route("/Schemas/{id}", get(discovery::schema::<S>))
+        .route("/ResourceTypes", get(discovery::resource_types::<S>))
+        .route("/ResourceTypes/{id}", get(discovery::resource_type::<S>))
+}
+
+/// One SCIM base: resources always behind authentication, discovery behind it unless the
+/// configuration opens it.
+fn scim_routes<S: Store>(state: &AppState<S>) -> Router<AppState<S>> {
+    let auth = middleware::from_fn_with_state(state.clone(), require_auth::<S>);
+    let resources = resource_routes::<S>().route_layer(auth.clone());
+    let discovery = if state.config().discovery_requires_auth {
+        discovery_routes::<S>().route_layer(auth)
+    } else {
+        discovery_routes::<S>()
+    };
+    resources
+        .merge(discovery)
+        .method_not_allowed_fallback(method_not_allowed)
+}
+
+/// The complete scimd application for embedding in another axum server: SCIM under
+/// `/scim/v2` and `/tenants/{tenant}/scim/v2`, with trace, request-id and timeout
+/// middleware and SCIM errors for unknown routes. Mount it with `Router::merge` or
+/// `Router::nest_service`.
+pub fn router<S: Store>(state: AppState<S>) -> Router {
+    let scim = scim_routes(&state);
+    let timeout = state.config().request_timeout;
+    Router::new()
+        .nest("/scim/v2", scim.clone())
+        .nest("/tenants/{tenant}/scim/v2", scim)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(timeout, request_timeout))
+        .layer(TraceLayer::new_for_http())
+        .layer(PropagateRequestIdLayer::new(HeaderName::from_static(
+            REQUEST_ID_HEADER,
+        )))
+        .layer(SetRequestIdLayer::new(
+            HeaderName::from_static(REQUEST_ID_HEADER),
+            RandomRequestId,
+        ))
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("no such endpoint")
+}
+
+async fn method_not_allowed() -> ApiError {
+    scimd_core::Error::MethodNotAllowed("method not allowed on this endpoint".into()).into()
+}
+
+/// Ends requests that take longer than the configured timeout with a 503 SCIM error.
+async fn request_timeout(State(limit): State<Duration>, req: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::warn!(timeout_secs = limit.as_secs(), "request timed out");
+            ApiError::Timeout.into_response()
+        }
+    }
+}
+
+/// Serves the application on an already bound listener until `shutdown` completes, then
+/// stops accepting connections and waits for in-flight requests (used by `scimd serve` and
+/// by tests, which bind `127.0.0.1:0`).
+pub async fn launch_with_listener<S: Store>(
+    listener: TcpListener,
+    state: AppState<S>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = router(state);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutdown requested; finishing in-flight requests");
+}

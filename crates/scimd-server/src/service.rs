@@ -1,0 +1,427 @@
+//! The resource service: create, read, replace, patch, delete and list Users and Groups
+//! (RFC 7644 §3.3–§3.6) on top of a [`Store`], independent of HTTP.
+//!
+//! Handlers and `/Bulk` call the same functions, so a Bulk operation behaves exactly like
+//! the equivalent single request. The service owns everything between the protocol core
+//! and storage: body normalisation, id generation (UUID v4), the per-tenant unique key,
+//! password hashing, optimistic concurrency (PATCH re-reads and retries on a concurrent
+//! change unless the client pinned a version with `If-Match`), and the assembly of output
+//! resources (`id`, `schemas`, `meta`, `members`/`groups`, projection).
+
+use scimd_core::Mode;
+use scimd_core::patch::{self, PatchContext, PatchRequest};
+use scimd_core::projection::Projection;
+use scimd_core::schema::{ResourceKind, ResourceType};
+use scimd_core::validate::{self, Normalized};
+use scimd_store::{
+    Document, Load, NewResource, Query, QueryResult, Replacement, Store, StoreError,
+    StoredResource, Update,
+};
+use serde_json::{Map, Value, json};
+
+use crate::auth::TenantContext;
+use crate::crypto;
+use crate::error::{ApiError, ApiResult};
+use crate::http::Precondition;
+use crate::state::AppState;
+
+/// How many times a PATCH is re-applied when another writer changed the resource between
+/// read and write (only without `If-Match`).
+pub const PATCH_RETRIES: usize = 5;
+
+/// Request-scoped access to the resources of one tenant.
+pub struct Service<'a, S: Store> {
+    state: &'a AppState<S>,
+    ctx: &'a TenantContext,
+}
+
+impl<'a, S: Store> Service<'a, S> {
+    /// A service for the tenant in `ctx`.
+    pub fn new(state: &'a AppState<S>, ctx: &'a TenantContext) -> Self {
+        Self { state, ctx }
+    }
+
+    /// The tenant context.
+    pub fn context(&self) -> &TenantContext {
+        self.ctx
+    }
+
+    /// The schema registry.
+    pub fn registry(&self) -> &'a scimd_core::schema::Registry {
+        self.state.registry()
+    }
+
+    /// Runs a listing query in this tenant.
+    pub async fn query(&self, kind: ResourceKind, query: &Query) -> ApiResult<QueryResult> {
+        self.state
+            .store()
+            .query(self.ctx.tenant.id, kind, query)
+            .await
+            .map_err(crate::store_error)
+    }
+
+    /// The strictness in force for this tenant.
+    pub fn mode(&self) -> Mode {
+        self.ctx.settings.mode.unwrap_or(self.state.config().mode)
+    }
+
+    /// The resource type of a built-in kind.
+    pub fn resource_type(&self, kind: ResourceKind) -> ApiResult<&'a ResourceType> {
+        self.state
+            .registry()
+            .resource_type_of(kind)
+            .ok_or_else(|| ApiError::internal(format!("no resource type for {}", kind.as_str())))
+    }
+
+    /// `…/Users/{id}` or `…/Groups/{id}` under the request's base URL.
+    pub fn location(&self, kind: ResourceKind, id: &str) -> String {
+        format!("{}/{}/{id}", self.ctx.base_url, endpoint(kind))
+    }
+
+    /// Creates a resource from a POST body (RFC 7644 §3.3).
+    pub async fn create(
+        &self,
+        kind: ResourceKind,
+        body: &Value,
+        load: Load,
+    ) -> ApiResult<StoredResource> {
+        let rt = self.resource_type(kind)?;
+        let normalized =
+            validate::normalize_resource(self.state.registry(), rt, body, self.mode())?;
+        let Normalized {
+            document,
+            members,
+            password,
+        } = normalized;
+        let keys = self.keys(kind, &document);
+        let new = NewResource {
+            kind,
+            id: crypto::new_uuid_v4()?,
+            document,
+            unique_key: keys.unique_key,
+            external_id: keys.external_id,
+            display: keys.display,
+            members: members.unwrap_or_default(),
+            password_hash: self.password_hash(password).await?,
+        };
+        let id = new.id.clone();
+        let created = self
+            .state
+            .store()
+            .create(self.ctx.tenant.id, new)
+            .await
+            .map_err(crate::store_error)?;
+        if load == Load::NONE {
+            return Ok(created);
+        }
+        // Re-read for the derived lists; the create itself does not return them.
+        self.get(kind, &id, load).await
+    }
+
+    /// Reads one resource (RFC 7644 §3.4.1); 404 when it does not exist.
+    pub async fn get(&self, kind: ResourceKind, id: &str, load: Load) -> ApiResult<StoredResource> {
+        self.state
+            .store()
+            .get(self.ctx.tenant.id, kind, id, load)
+            .await
+            .map_err(crate::store_error)?
+            .ok_or_else(|| not_found(kind, id))
+    }
+
+    /// Replaces a resource with a PUT body (RFC 7644 §3.5.1).
+    pub async fn replace(
+        &self,
+        kind: ResourceKind,
+        id: &str,
+        body: &Value,
+        if_match: Option<&Precondition>,
+        load: Load,
+    ) -> ApiResult<StoredResource> {
+        let rt = self.resource_type(kind)?;
+        let normalized =
+            validate::normalize_resource(self.state.registry(), rt, body, self.mode())?;
+        let current = self.get(kind, id, Load::NONE).await?;
+        check_precondition(if_match, current.version)?;
+        validate::check_immutable(
+            self.state.registry(),
+            rt,
+            &current.document,
+            &normalized.document,
+        )?;
+        let Normalized {
+            document,
+            members,
+            password,
+        } = normalized;
+        let keys = self.keys(kind, &document);
+        let replacement = Replacement {
+            document,
+            unique_key: keys.unique_key,
+            external_id: keys.external_id,
+            display: keys.display,
+            members,
+            password_hash: self.password_hash(password).await?,
+        };
+        // The version read above is the one the client's If-Match was checked against;
+        // without If-Match the replacement applies to whatever is current.
+        let expected = if_match.map(|_| current.version);
+        self.state
+            .store()
+            .replace(self.ctx.tenant.id, kind, id, expected, replacement, load)
+            .await
+            .map_err(|e| self.write_error(kind, id, e))
+    }
+
+    /// Applies a PATCH body (RFC 7644 §3.5.2). A PATCH that changes nothing does not write
+    /// and keeps the version.
+    pub async fn patch(
+        &self,
+        kind: ResourceKind,
+        id: &str,
+        body: &Value,
+        if_match: Option<&Precondition>,
+        load: Load,
+    ) -> ApiResult<StoredResource> {
+        let rt = self.resource_type(kind)?;
+        let request = PatchRequest::parse(body, self.mode())?;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let current = self.get(kind, id, Load::NONE).await?;
+            check_precondition(if_match, current.version)?;
+            let ctx = PatchContext {
+                registry: self.state.registry(),
+                resource_type: rt,
+                resource_id: id,
+                mode: self.mode(),
+            };
+            let outcome = patch::apply(&ctx, &current.document, &request)?;
+            if !outcome.changed {
+                if load == Load::NONE {
+                    return Ok(current);
+                }
+                return self.get(kind, id, load).await;
+            }
+            let document_changed = outcome.document != current.document;
+            let (document, keys) = if document_changed {
+                let keys = self.keys(kind, &outcome.document);
+                (Some(outcome.document), keys)
+            } else {
+                (None, Keys::default())
+            };
+            let update = Update {
+                document,
+                unique_key: keys.unique_key,
+                external_id: keys.external_id,
+                display: keys.display,
+                member_ops: outcome.member_ops,
+                password_hash: self.password_hash(outcome.password).await?,
+            };
+            match self
+                .state
+                .store()
+                .update(self.ctx.tenant.id, kind, id, current.version, update, load)
+                .await
+            {
+                Ok(updated) => return Ok(updated),
+                Err(StoreError::VersionMismatch { .. })
+                    if if_match.is_none() && attempt < PATCH_RETRIES =>
+                {
+                    tracing::debug!(attempt, "concurrent change; re-applying PATCH");
+                }
+                Err(e) => return Err(self.write_error(kind, id, e)),
+            }
+        }
+    }
+
+    /// Deletes a resource (RFC 7644 §3.6).
+    pub async fn delete(
+        &self,
+        kind: ResourceKind,
+        id: &str,
+        if_match: Option<&Precondition>,
+    ) -> ApiResult<()> {
+        let expected = match if_match {
+            None => None,
+            Some(pre) => {
+                let current = self.get(kind, id, Load::NONE).await?;
+                check_precondition(Some(pre), current.version)?;
+                Some(current.version)
+            }
+        };
+        self.state
+            .store()
+            .delete(self.ctx.tenant.id, kind, id, expected)
+            .await
+            .map_err(|e| self.write_error(kind, id, e))
+    }
+
+    /// Which derived lists to load for an output projected by `projection`: members only
+    /// when the projection returns them (so `excludedAttributes=members` never reads a
+    /// member row), groups likewise.
+    pub fn load_for(&self, kind: ResourceKind, projection: &Projection) -> ApiResult<Load> {
+        let rt = self.resource_type(kind)?;
+        let registry = self.state.registry();
+        Ok(match kind {
+            ResourceKind::Group => Load {
+                members: projection.wants(registry, rt, "members"),
+                groups: false,
+            },
+            ResourceKind::User => Load {
+                members: false,
+                groups: projection.wants(registry, rt, "groups"),
+            },
+        })
+    }
+
+    /// The output form of a stored resource (RFC 7643 §3): `schemas`, `id`, the document,
+    /// `members`/`groups` when loaded, and `meta`, then projected.
+    pub fn render(&self, res: &StoredResource, projection: &Projection) -> ApiResult<Value> {
+        let rt = self.resource_type(res.kind)?;
+        let registry = self.state.registry();
+        let mut out = Map::new();
+        out.insert(
+            "schemas".into(),
+            json!(validate::output_schemas(registry, rt, &res.document)),
+        );
+        out.insert("id".into(), Value::String(res.id.clone()));
+        for (k, v) in &res.document {
+            out.insert(k.clone(), v.clone());
+        }
+        if let Some(members) = &res.members {
+            let list: Vec<Value> = members
+                .iter()
+                .map(|m| {
+                    let kind = match m.kind {
+                        scimd_core::MemberKind::User => ResourceKind::User,
+                        scimd_core::MemberKind::Group => ResourceKind::Group,
+                    };
+                    let mut e = Map::new();
+                    e.insert("value".into(), Value::String(m.value.clone()));
+                    e.insert("$ref".into(), Value::String(self.location(kind, &m.value)));
+                    if let Some(d) = &m.display {
+                        e.insert("display".into(), Value::String(d.clone()));
+                    }
+                    e.insert("type".into(), Value::String(kind.as_str().into()));
+                    Value::Object(e)
+                })
+                .collect();
+            out.insert("members".into(), Value::Array(list));
+        }
+        if let Some(groups) = &res.groups {
+            let list: Vec<Value> = groups
+                .iter()
+                .map(|g| {
+                    let mut e = Map::new();
+                    e.insert("value".into(), Value::String(g.value.clone()));
+                    e.insert(
+                        "$ref".into(),
+                        Value::String(self.location(ResourceKind::Group, &g.value)),
+                    );
+                    if let Some(d) = &g.display {
+                        e.insert("display".into(), Value::String(d.clone()));
+                    }
+                    e.insert("type".into(), Value::String("direct".into()));
+                    Value::Object(e)
+                })
+                .collect();
+            out.insert("groups".into(), Value::Array(list));
+        }
+        out.insert(
+            "meta".into(),
+            json!({
+                "resourceType": res.kind.as_str(),
+                "created": res.created,
+                "lastModified": res.modified,
+                "location": self.location(res.kind, &res.id),
+                "version": crate::http::etag(res.version),
+            }),
+        );
+        projection.apply(registry, rt, &mut out);
+        Ok(Value::Object(out))
+    }
+
+    /// The derived storage columns of a document.
+    fn keys(&self, kind: ResourceKind, document: &Document) -> Keys {
+        let text = |name: &str| {
+            document
+                .get(name)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        let external_id = text("externalId");
+        match kind {
+            ResourceKind::User => {
+                let user_name = text("userName");
+                Keys {
+                    unique_key: user_name.as_deref().map(str::to_lowercase),
+                    external_id,
+                    display: text("displayName").or(user_name),
+                }
+            }
+            ResourceKind::Group => {
+                let display = text("displayName");
+                Keys {
+                    unique_key: display
+                        .as_deref()
+                        .filter(|_| self.ctx.settings.unique_group_display_name)
+                        .map(str::to_lowercase),
+                    external_id,
+                    display,
+                }
+            }
+        }
+    }
+
+    /// The stored form of a password sent by the IdP: an argon2id hash when the tenant syncs
+    /// passwords, otherwise nothing (Okta sends a placeholder with every create).
+    async fn password_hash(&self, password: Option<String>) -> ApiResult<Option<String>> {
+        match password {
+            Some(p) if self.ctx.settings.password_sync => {
+                let hash = tokio::task::spawn_blocking(move || crypto::hash_secret(&p))
+                    .await
+                    .map_err(ApiError::internal)??;
+                Ok(Some(hash))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Maps a write failure, naming the resource on 404.
+    fn write_error(&self, kind: ResourceKind, id: &str, e: StoreError) -> ApiError {
+        match e {
+            StoreError::NotFound => not_found(kind, id),
+            other => crate::store_error(other),
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Keys {
+    unique_key: Option<String>,
+    external_id: Option<String>,
+    display: Option<String>,
+}
+
+/// The endpoint of a kind (`Users`, `Groups`).
+pub fn endpoint(kind: ResourceKind) -> &'static str {
+    match kind {
+        ResourceKind::User => "Users",
+        ResourceKind::Group => "Groups",
+    }
+}
+
+fn not_found(kind: ResourceKind, id: &str) -> ApiError {
+    ApiError::not_found(format!("{} {id} not found", kind.as_str()))
+}
+
+/// 412 when `If-Match` does not match the current version (RFC 7644 §3.14).
+fn check_precondition(pre: Option<&Precondition>, version: i64) -> ApiResult<()> {
+    match pre {
+        Some(p) if !p.matches(version) => Err(scimd_core::Error::PreconditionFailed(
+            "the resource has changed (If-Match does not match its current version)".into(),
+        )
+        .into()),
+        _ => Ok(()),
+    }
+}

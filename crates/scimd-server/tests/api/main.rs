@@ -1,0 +1,15 @@
+//! HTTP integration tests: the real server on 127.0.0.1:0 with a fresh temporary SQLite
+//! database per test, driven over HTTP with reqwest; the CLI through the built binary.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+mod auth;
+mod cli;
+mod discovery;
+mod errors;
+mod etag;
+mod groups;
+mod helpers;
+mod lists;
+mod tenants;
+mod users;
