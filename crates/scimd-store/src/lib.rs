@@ -10,6 +10,7 @@
 //! Backends (`scimd-store-sqlite`, …) implement [`Store`] with these pieces so that every
 //! backend filters, sorts and compares exactly like `scimd_core`'s in-memory evaluator.
 
+pub mod cursor;
 pub mod error;
 pub mod index;
 pub mod records;

@@ -848,7 +848,7 @@ impl<'a> Translator<'_, 'a> {
         let ms = b.alias("m");
         let x = b.alias("x");
         b.push(&format!(
-            "r.seq IN (SELECT {ms}.{own} FROM members {ms} JOIN resources {x} ON {x}.seq = {ms}.{other} WHERE {x}.tenant_id = {t} AND ",
+            "r.seq IN (SELECT {ms}.{own} FROM members {ms} JOIN resources {x} ON {x}.seq = {ms}.{other} WHERE {x}.tenant_id = {t} AND {x}.kind IN (1, 2) AND ",
             t = self.scope.tenant
         ));
         self.member_cond(b, m, attr, &x, filter, depth + 1)?;
@@ -1066,6 +1066,182 @@ fn flatten<'f>(filter: &'f Filter, and: bool, out: &mut Vec<&'f Filter>) {
                 stack.push(l);
             }
             _ => out.push(f),
+        }
+    }
+}
+
+/// The expression a listing is ordered by (RFC 7644 §3.4.2.3), as `scimd_core::sort` defines
+/// the key: singular attributes by their value, complex ones by `value`, multi-valued ones by
+/// the primary element's value, else the first element's; no data sorts last ascending and
+/// first descending. Ties are broken by `r.seq`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SortKey {
+    /// A scalar SQL expression over `r` (may contain placeholders already bound).
+    pub expr: String,
+    /// Whether the expression is numeric (`v_num`, times, versions) rather than text.
+    pub numeric: bool,
+    pub descending: bool,
+}
+
+/// Builds the sort expression for `spec`. Errors: [`Error::InvalidPath`] for paths that do
+/// not resolve or cannot be sorted by (a complex attribute without `value`, `members`).
+pub fn sort_key<D: Dialect>(
+    b: &mut SqlBuilder<D>,
+    scope: &Scope<'_>,
+    spec: &scimd_core::sort::SortSpec,
+) -> Result<SortKey, StoreError> {
+    let descending = spec.order == scimd_core::sort::SortOrder::Descending;
+    let col = |expr: &str, numeric: bool| SortKey {
+        expr: expr.to_owned(),
+        numeric,
+        descending,
+    };
+    let ra = scope.registry.resolve(scope.rt, &spec.path)?;
+    let name = ra.attr.name.as_str();
+    let sub = ra.sub.map(|s| s.name.as_str());
+    match (ra.location, name, sub) {
+        (AttrLocation::Common, "id", _) => return Ok(col("r.id", false)),
+        (AttrLocation::Common, "externalId", _) => return Ok(col("r.external_id", false)),
+        (AttrLocation::Common, _, Some("created")) => return Ok(col("r.created_us", true)),
+        (AttrLocation::Common, _, Some("lastModified")) => return Ok(col("r.modified_us", true)),
+        (AttrLocation::Common, _, Some("version")) => return Ok(col("r.version", true)),
+        // The location is the base URL plus the id.
+        (AttrLocation::Common, _, Some("location")) => return Ok(col("r.id", false)),
+        // Constant within one listing.
+        (AttrLocation::Common, _, _) => return Ok(col("r.kind", true)),
+        (AttrLocation::Core, "userName", None) if scope.kind == ResourceKind::User => {
+            return Ok(col("r.sort_name", false));
+        }
+        (AttrLocation::Core, "displayName", None) if scope.kind == ResourceKind::Group => {
+            return Ok(col("r.sort_name", false));
+        }
+        (AttrLocation::Core, "members", _) if scope.kind == ResourceKind::Group => {
+            return Err(Error::invalid_path("cannot sort by members").into());
+        }
+        (AttrLocation::Core, "groups", _) => {
+            return Err(Error::invalid_path("cannot sort by groups").into());
+        }
+        _ => {}
+    }
+    let leaf = match ra.sub {
+        Some(sub) => Some(sub),
+        None if ra.attr.is_complex() => Some(ra.attr.sub_attribute("value").ok_or_else(|| {
+            Error::invalid_path(format!(
+                "cannot sort by the complex attribute '{}'; name a sub-attribute",
+                ra.canonical_path()
+            ))
+        })?),
+        None => None,
+    };
+    let leaf_def = leaf.unwrap_or(ra.attr);
+    let numeric = matches!(
+        leaf_def.kind,
+        AttributeType::Integer | AttributeType::Decimal | AttributeType::DateTime
+    );
+    let value_col = if numeric { "v_num" } else { "v_text" };
+    let path = b.bind(SqlValue::Text(index_path(
+        ra.schema,
+        ra.location,
+        ra.attr,
+        leaf,
+    )));
+    let s = b.alias("s");
+    let elem = if !ra.attr.multi_valued {
+        "0".to_owned()
+    } else if let (true, Some(primary)) = (ra.attr.is_complex(), ra.attr.sub_attribute("primary")) {
+        let p = b.alias("p");
+        let primary_path = b.bind(SqlValue::Text(index_path(
+            ra.schema,
+            ra.location,
+            ra.attr,
+            Some(primary),
+        )));
+        format!(
+            "COALESCE((SELECT {p}.elem FROM attr_index {p} WHERE {p}.seq = r.seq AND {p}.path = {primary_path} AND {p}.v_text = 'true' ORDER BY {p}.elem LIMIT 1), 1)"
+        )
+    } else {
+        "1".to_owned()
+    };
+    Ok(SortKey {
+        expr: format!(
+            "(SELECT {s}.{value_col} FROM attr_index {s} WHERE {s}.seq = r.seq AND {s}.path = {path} AND {s}.elem = {elem} LIMIT 1)"
+        ),
+        numeric,
+        descending,
+    })
+}
+
+/// The `ORDER BY` clause for `key` (insertion order without one). `reverse` flips every
+/// component (used to read the page before a cursor).
+pub fn order_by(key: Option<&SortKey>, reverse: bool) -> String {
+    let (asc, desc) = if reverse {
+        ("DESC", "ASC")
+    } else {
+        ("ASC", "DESC")
+    };
+    match key {
+        None => format!("ORDER BY r.seq {asc}"),
+        Some(k) => {
+            let dir = if k.descending { desc } else { asc };
+            // No data sorts last ascending, first descending: `(expr IS NULL)` follows the
+            // direction. Ties by insertion order in both directions.
+            format!(
+                "ORDER BY ({e} IS NULL) {dir}, {e} {dir}, r.seq {asc}",
+                e = k.expr
+            )
+        }
+    }
+}
+
+/// A position in a listing: the sort value of a row (`None` = no data) and its `seq`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Position {
+    pub value: Option<SqlValue>,
+    pub seq: i64,
+}
+
+/// Appends a condition selecting the rows strictly after (`after == true`) or strictly
+/// before `pos` in the order of [`order_by`]`(key, false)`. This is keyset pagination: the
+/// condition and the order run on the same expression, so any page costs what the first
+/// costs.
+pub fn push_keyset<D: Dialect>(
+    b: &mut SqlBuilder<D>,
+    key: Option<&SortKey>,
+    pos: &Position,
+    after: bool,
+) {
+    let seq = b.bind(SqlValue::Int(pos.seq));
+    let seq_cmp = if after { ">" } else { "<" };
+    let Some(k) = key else {
+        b.push(&format!("r.seq {seq_cmp} {seq}"));
+        return;
+    };
+    let e = &k.expr;
+    // In the listing order, are rows without data after the rows with data?
+    let nulls_after = !k.descending;
+    match &pos.value {
+        None => {
+            // pos has no data: the other null rows on the `seq` side, plus all rows with data
+            // when they lie on the requested side.
+            if nulls_after == after {
+                b.push(&format!("({e} IS NULL AND r.seq {seq_cmp} {seq})"));
+            } else {
+                b.push(&format!("({e} IS NOT NULL OR r.seq {seq_cmp} {seq})"));
+            }
+        }
+        Some(v) => {
+            let v = b.bind(v.clone());
+            // Value order on the requested side.
+            let forward_greater = !k.descending;
+            let cmp = if forward_greater == after { ">" } else { "<" };
+            let nulls = if nulls_after == after {
+                format!("{e} IS NULL OR ")
+            } else {
+                String::new()
+            };
+            b.push(&format!(
+                "({nulls}({e} IS NOT NULL AND ({e} {cmp} {v} OR ({e} = {v} AND r.seq {seq_cmp} {seq}))))"
+            ));
         }
     }
 }

@@ -1,0 +1,144 @@
+//! The SQLite schema and its versioned migrations (docs/ARCHITECTURE.md "Storage").
+//!
+//! Migrations are embedded SQL batches applied in order at start, each in the same
+//! transaction as the bump of `schema_version`, so a crash mid-migration leaves the previous
+//! version intact. A database written by a newer build (a higher version than this build
+//! knows) is refused rather than guessed at.
+
+use sqlx::{Row, SqliteConnection};
+
+use scimd_store::StoreError;
+
+use crate::backend;
+
+/// The migrations, in order; migration `n` (1-based) brings the schema to version `n`.
+/// Never edit a released migration: append a new one.
+pub const MIGRATIONS: &[&str] = &[
+    // 1: tenants, credentials, resources, the attribute index, memberships, counts.
+    r#"
+CREATE TABLE tenants (
+    id          INTEGER PRIMARY KEY,
+    name        TEXT NOT NULL UNIQUE,
+    settings    TEXT NOT NULL,
+    created     TEXT NOT NULL
+);
+
+CREATE TABLE credentials (
+    id          INTEGER PRIMARY KEY,
+    tenant_id   INTEGER NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+    kind        TEXT NOT NULL,
+    label       TEXT NOT NULL,
+    client_id   TEXT UNIQUE,
+    secret_hash TEXT NOT NULL,
+    created     TEXT NOT NULL,
+    revoked     INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX credentials_secret_hash ON credentials(secret_hash);
+CREATE INDEX credentials_tenant ON credentials(tenant_id);
+
+-- One row per User or Group. `seq` is the insertion order (AUTOINCREMENT: never reused, so
+-- cursors stay meaningful across deletes). `unique_key` is the lower-cased userName (or
+-- Group displayName when unique); `sort_name` the comparison key of userName (Users) or
+-- displayName (Groups); `display_key` the lower-cased `display`; `*_us` are microseconds.
+CREATE TABLE resources (
+    seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+    tenant_id     INTEGER NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+    kind          INTEGER NOT NULL,
+    id            TEXT NOT NULL,
+    unique_key    TEXT,
+    external_id   TEXT,
+    display       TEXT,
+    display_key   TEXT,
+    sort_name     TEXT,
+    version       INTEGER NOT NULL,
+    created       TEXT NOT NULL,
+    created_us    INTEGER NOT NULL,
+    modified      TEXT NOT NULL,
+    modified_us   INTEGER NOT NULL,
+    data          TEXT NOT NULL,
+    password_hash TEXT
+);
+-- Also orders each tenant's resources of a kind by seq (the implicit rowid suffix).
+CREATE INDEX resources_tenant_kind ON resources(tenant_id, kind);
+CREATE UNIQUE INDEX resources_id ON resources(tenant_id, kind, id);
+CREATE UNIQUE INDEX resources_unique_key ON resources(tenant_id, kind, unique_key);
+CREATE INDEX resources_external_id ON resources(tenant_id, kind, external_id);
+CREATE INDEX resources_created ON resources(tenant_id, kind, created_us);
+CREATE INDEX resources_modified ON resources(tenant_id, kind, modified_us);
+CREATE INDEX resources_sort_name ON resources(tenant_id, kind, sort_name);
+
+-- One row per indexed leaf value (scimd_store::index).
+CREATE TABLE attr_index (
+    tenant_id   INTEGER NOT NULL,
+    kind        INTEGER NOT NULL,
+    seq         INTEGER NOT NULL REFERENCES resources(seq) ON DELETE CASCADE,
+    path        TEXT NOT NULL,
+    elem        INTEGER NOT NULL,
+    v_text      TEXT,
+    v_num       REAL
+);
+CREATE INDEX attr_index_text ON attr_index(tenant_id, kind, path, v_text);
+CREATE INDEX attr_index_num ON attr_index(tenant_id, kind, path, v_num);
+CREATE INDEX attr_index_seq ON attr_index(seq, path, elem);
+
+-- Group membership; User.groups is the reverse join.
+CREATE TABLE members (
+    tenant_id   INTEGER NOT NULL,
+    group_seq   INTEGER NOT NULL REFERENCES resources(seq) ON DELETE CASCADE,
+    member_seq  INTEGER NOT NULL REFERENCES resources(seq) ON DELETE CASCADE,
+    PRIMARY KEY (group_seq, member_seq)
+) WITHOUT ROWID;
+CREATE INDEX members_member ON members(member_seq);
+
+-- Exact totals for unfiltered listings, maintained by every create and delete.
+CREATE TABLE resource_counts (
+    tenant_id   INTEGER NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+    kind        INTEGER NOT NULL,
+    n           INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, kind)
+) WITHOUT ROWID;
+"#,
+];
+
+/// Brings the database to the latest schema version.
+pub async fn migrate(conn: &mut SqliteConnection) -> Result<(), StoreError> {
+    sqlx::raw_sql("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        .execute(&mut *conn)
+        .await
+        .map_err(backend)?;
+    let current: i64 = sqlx::query("SELECT COALESCE(MAX(version), 0) AS v FROM schema_version")
+        .fetch_one(&mut *conn)
+        .await
+        .and_then(|row| row.try_get("v"))
+        .map_err(backend)?;
+    let known = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
+    if current > known {
+        return Err(StoreError::Backend(format!(
+            "the database schema is version {current}, newer than this build's {known}"
+        )));
+    }
+    for (version, sql) in (1_i64..).zip(MIGRATIONS.iter()) {
+        if version <= current {
+            continue;
+        }
+        sqlx::raw_sql("BEGIN IMMEDIATE")
+            .execute(&mut *conn)
+            .await
+            .map_err(backend)?;
+        let applied = async {
+            sqlx::raw_sql(*sql).execute(&mut *conn).await?;
+            sqlx::query("INSERT INTO schema_version (version) VALUES (?1)")
+                .bind(version)
+                .execute(&mut *conn)
+                .await?;
+            sqlx::raw_sql("COMMIT").execute(&mut *conn).await
+        }
+        .await;
+        if let Err(e) = applied {
+            // Best effort: the connection may already have rolled back.
+            let _ = sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await;
+            return Err(backend(e));
+        }
+    }
+    Ok(())
+}
