@@ -10,6 +10,7 @@ mod errors;
 mod etag;
 mod groups;
 mod helpers;
+mod idp;
 mod lists;
 mod tenants;
 mod users;
