@@ -71,7 +71,14 @@ async fn test_connection_random_guid() {
 // `externalId eq jyoung`) and `emails[type eq "work"].value`.
 #[tokio::test]
 async fn lookups_by_user_name_external_id_and_work_email() {
+    for mode in BOTH {
+        lookups_in_mode(mode).await;
+    }
+}
+
+async fn lookups_in_mode(mode: Mode) {
     let app = spawn_app().await;
+    set_mode(&app, mode).await;
     let entra = Idp::entra(&app);
     let user = entra_user(&entra, "jyoung@contoso.com", "jyoung", "jyoung@contoso.com").await;
     // A second user with only a home email at the looked-up address must not match.
@@ -90,7 +97,7 @@ async fn lookups_by_user_name_external_id_and_work_email() {
         "emails[type eq \"work\"].value eq \"jyoung@contoso.com\"",
     ] {
         let list = entra.filter("/Users", filter, "").await;
-        assert_eq!(list["totalResults"], 1, "{filter}: {list}");
+        assert_eq!(list["totalResults"], 1, "{mode:?} {filter}: {list}");
         assert_eq!(list["Resources"][0]["id"], user["id"], "{filter}");
     }
     let list = entra
@@ -505,6 +512,18 @@ async fn manager_as_bare_id() {
     .await;
     assert!(body[ENTERPRISE].get("manager").is_none(), "{body}");
     assert_eq!(body[ENTERPRISE]["department"], "Sales");
+    // §2.9: Microsoft's dot form `…:User.manager`.
+    let body = expect(
+        entra
+            .patch(
+                &path,
+                &patch(json!([{"op": "Replace", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User.manager", "value": {"value": boss_id}}])),
+            )
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(body[ENTERPRISE]["manager"]["value"], boss_id);
 }
 
 // §6 strict: the bare-id manager is 400 invalidValue; `{"value": …}` and
@@ -840,5 +859,55 @@ async fn inbound_reader_mixed_case_params_and_watermark_filter() {
             .await;
         assert_eq!(list["totalResults"], 7);
         assert_eq!(list["itemsPerPage"], 5);
+    }
+}
+
+/// A group with one member for the validator PATCH shapes.
+async fn validator_group(app: &TestApp) -> (Value, Value) {
+    let u = app.create_user("validator-member").await;
+    let g = app.create_group("Validator Group", &[]).await;
+    (u, g)
+}
+
+// §2.3 (Microsoft's validator, replayed in scim2-server): a top-level `"id"` in the PatchOp
+// body, `"name": "addMember"` inside an operation, and a member given as a bare string id.
+// Compatible mode applies it; strict mode rejects the bare string (400 invalidValue).
+#[tokio::test]
+async fn validator_patch_extra_keys_and_bare_string_member() {
+    for mode in BOTH {
+        let app = spawn_app().await;
+        set_mode(&app, mode).await;
+        let entra = Idp::entra(&app);
+        let (u, g) = validator_group(&app).await;
+        let path = format!("/Groups/{}", g["id"].as_str().unwrap());
+        let body = json!({
+            "schemas": [PATCH_OP],
+            "id": g["id"],
+            "Operations": [{"name": "addMember", "op": "add", "path": "members", "value": u["id"]}]
+        });
+        let r = entra.patch(&path, &body).await;
+        match mode {
+            Mode::Compatible => {
+                expect(r, 204).await;
+                assert_eq!(members_of(&app, &g["id"]).await, sorted(&[&u["id"]]));
+            }
+            Mode::Strict => {
+                let err = expect(r, 400).await;
+                assert_eq!(err["scimType"], "invalidValue", "{err}");
+                assert_eq!(members_of(&app, &g["id"]).await, Vec::<String>::new());
+            }
+        }
+        // The RFC form with the same extra keys works in both modes.
+        let body = json!({
+            "schemas": [PATCH_OP],
+            "id": g["id"],
+            "Operations": [{"name": "addMember", "op": "add", "path": "members", "value": [{"value": u["id"]}]}]
+        });
+        expect(entra.patch(&path, &body).await, 204).await;
+        assert_eq!(
+            members_of(&app, &g["id"]).await,
+            sorted(&[&u["id"]]),
+            "{mode:?}"
+        );
     }
 }
