@@ -300,3 +300,6 @@ impl Store for SqliteStore {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod proptests;
