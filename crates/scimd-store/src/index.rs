@@ -213,3 +213,139 @@ fn index_leaf(rows: &mut Vec<IndexRow>, leaf: &AttributeDef, path: &str, elem: i
         None => {}
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+    use scimd_core::datetime::parse_rfc3339;
+    use serde_json::json;
+
+    use super::*;
+
+    fn rows(doc: Value) -> Vec<IndexRow> {
+        let registry = Registry::builtin();
+        let rt = registry.resource_type("User").unwrap();
+        index_rows(&registry, rt, doc.as_object().unwrap())
+    }
+
+    fn find<'a>(rows: &'a [IndexRow], path: &str) -> Vec<&'a IndexRow> {
+        rows.iter().filter(|r| r.path == path).collect()
+    }
+
+    fn text(path: &str, elem: i64, t: &str) -> IndexRow {
+        IndexRow {
+            path: path.into(),
+            elem,
+            text: Some(t.into()),
+            num: None,
+        }
+    }
+
+    #[test]
+    fn leaves_become_keys_under_lower_case_paths() {
+        let r = rows(json!({
+            "userName": "BJensen",
+            "externalId": "Ext",
+            "active": true,
+            "name": {"givenName": "Barbara", "familyName": ""},
+            "unknown": "skipped",
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {
+                "employeeNumber": "701984",
+                "manager": {"value": "M-1"}
+            }
+        }));
+        assert_eq!(find(&r, "username"), [&text("username", 0, "bjensen")]);
+        assert_eq!(find(&r, "active"), [&text("active", 0, "true")]);
+        assert_eq!(
+            find(&r, "name.givenname"),
+            [&text("name.givenname", 0, "barbara")]
+        );
+        // An empty string is a value (`eq ""` matches it) but not present.
+        assert_eq!(
+            find(&r, "name.familyname"),
+            [&text("name.familyname", 0, "")]
+        );
+        assert_eq!(find(&r, "name")[0].num, Some(1.0));
+        let ent = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:user";
+        assert_eq!(
+            find(&r, &format!("{ent}:employeenumber"))[0]
+                .text
+                .as_deref(),
+            Some("701984")
+        );
+        assert_eq!(
+            find(&r, &format!("{ent}:manager.value"))[0].text.as_deref(),
+            Some("m-1")
+        );
+        // Common attributes live in columns; unknown attributes are not indexed.
+        assert!(find(&r, "externalid").is_empty());
+        assert!(find(&r, "unknown").is_empty());
+    }
+
+    #[test]
+    fn elements_are_numbered_and_marked() {
+        let r = rows(json!({
+            "emails": [
+                {"value": "A@x.com", "type": "work", "primary": true},
+                {"type": ""},
+                {"value": "b@y.org"}
+            ]
+        }));
+        let elements: Vec<(i64, Option<f64>)> =
+            find(&r, "emails").iter().map(|r| (r.elem, r.num)).collect();
+        assert_eq!(elements, [(1, Some(1.0)), (2, Some(0.0)), (3, Some(1.0))]);
+        let values: Vec<(i64, &str)> = find(&r, "emails.value")
+            .iter()
+            .map(|r| (r.elem, r.text.as_deref().unwrap()))
+            .collect();
+        assert_eq!(values, [(1, "a@x.com"), (3, "b@y.org")]);
+        assert_eq!(
+            find(&r, "emails.primary"),
+            [&text("emails.primary", 1, "true")]
+        );
+    }
+
+    #[test]
+    fn numbers_and_times_go_to_num() {
+        let mut registry = Registry::builtin();
+        let mut schemas = registry.schemas().to_vec();
+        let core = schemas
+            .iter_mut()
+            .find(|s| s.id == scimd_core::schema::USER_SCHEMA)
+            .unwrap();
+        core.attributes.push(AttributeDef::new(
+            "level",
+            scimd_core::schema::AttributeType::Integer,
+        ));
+        core.attributes.push(AttributeDef::new(
+            "hired",
+            scimd_core::schema::AttributeType::DateTime,
+        ));
+        registry = Registry::from_parts(
+            schemas,
+            registry.resource_types().to_vec(),
+            registry.common_schema().clone(),
+        );
+        let rt = registry.resource_type("User").unwrap();
+        let doc = json!({"level": 7, "hired": "2024-01-01T12:00:00+02:00", "title": 5});
+        let r = index_rows(&registry, rt, doc.as_object().unwrap());
+        assert_eq!(find(&r, "level")[0].num, Some(7.0));
+        let micros = parse_rfc3339("2024-01-01T10:00:00Z").unwrap();
+        assert_eq!(find(&r, "hired")[0].num, Some(micros as f64));
+        // A number under a string attribute compares as its text, as in the evaluator.
+        assert_eq!(find(&r, "title"), [&text("title", 0, "5")]);
+    }
+
+    #[test]
+    fn presence_follows_the_evaluator() {
+        assert!(!is_present(&json!(null)));
+        assert!(!is_present(&json!("")));
+        assert!(!is_present(&json!([])));
+        assert!(!is_present(&json!({})));
+        assert!(!is_present(&json!([{"type": ""}, null])));
+        assert!(is_present(&json!([{"type": "x"}])));
+        assert!(is_present(&json!(false)));
+        assert!(is_present(&json!(0)));
+    }
+}

@@ -1245,3 +1245,169 @@ pub fn push_keyset<D: Dialect>(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+    use scimd_core::filter::parse_filter;
+    use scimd_core::sort::SortSpec;
+
+    use super::*;
+
+    fn user_condition<D: Dialect>(dialect: D, filter: &str) -> Result<SqlCondition, StoreError> {
+        let registry = Registry::builtin();
+        let rt = registry.resource_type("User").unwrap();
+        filter_condition(
+            dialect,
+            &registry,
+            rt,
+            TenantId(7),
+            &parse_filter(filter).unwrap(),
+        )
+    }
+
+    #[test]
+    fn prefix_bounds() {
+        assert_eq!(prefix_upper_bound("abc").as_deref(), Some("abd"));
+        assert_eq!(prefix_upper_bound(""), None);
+        assert_eq!(prefix_upper_bound("a\u{10FFFF}").as_deref(), Some("b"));
+        assert_eq!(prefix_upper_bound("\u{10FFFF}"), None);
+        assert_eq!(
+            prefix_upper_bound("x\u{D7FF}").as_deref(),
+            Some("x\u{E000}")
+        );
+    }
+
+    #[test]
+    fn comparisons_bind_keys_and_never_interpolate() {
+        let c = user_condition(Sqlite, "userName eq \"O'Brien\"").unwrap();
+        assert_eq!(
+            c.binds,
+            [
+                SqlValue::Int(7),
+                SqlValue::Int(1),
+                SqlValue::Text("username".into()),
+                SqlValue::Text("o'brien".into())
+            ]
+        );
+        assert!(c.sql.contains("a1.v_text = ?4"), "{}", c.sql);
+        assert!(!c.sql.contains("brien"));
+        let c = user_condition(Postgres, "userName sw \"Bj\"").unwrap();
+        assert!(
+            c.sql.contains("a1.v_text >= $4 AND a1.v_text < $5"),
+            "{}",
+            c.sql
+        );
+        assert_eq!(c.binds[4], SqlValue::Text("bk".into()));
+    }
+
+    #[test]
+    fn columns_and_constants() {
+        let c = user_condition(Sqlite, "externalId eq \"X\"").unwrap();
+        assert!(c.sql.contains("r.external_id = ?3"), "{}", c.sql);
+        let c = user_condition(Sqlite, "meta.lastModified ge \"2024-01-01T00:00:00Z\"").unwrap();
+        assert!(c.sql.contains("r.modified_us >= ?3"), "{}", c.sql);
+        assert!(matches!(c.binds[2], SqlValue::Int(_)));
+        let c = user_condition(Sqlite, "meta.resourceType eq \"Group\"").unwrap();
+        assert_eq!(c.sql, "1 = 0");
+        let c = user_condition(Sqlite, "id pr").unwrap();
+        assert_eq!(c.sql, "1 = 1");
+        // `ne` is `not eq`, so an absent value is "not equal".
+        let c = user_condition(Sqlite, "title ne \"x\"").unwrap();
+        assert!(c.sql.starts_with("NOT r.seq IN"), "{}", c.sql);
+    }
+
+    #[test]
+    fn value_paths_correlate_on_the_element() {
+        let c = user_condition(Sqlite, "emails[type eq \"work\" and value eq \"X\"]").unwrap();
+        // Driven by the value comparison, the type checked on the same element.
+        assert!(
+            c.sql.contains("e1.path = ?3 AND e1.v_text = ?4"),
+            "{}",
+            c.sql
+        );
+        assert!(c.sql.contains("a2.elem = e1.elem"), "{}", c.sql);
+        assert_eq!(c.binds[2], SqlValue::Text("emails.value".into()));
+        let c = user_condition(Sqlite, "emails[not (type eq \"work\")]").unwrap();
+        assert!(c.sql.contains("e1.path = ?3 AND NOT ("), "{}", c.sql);
+        assert_eq!(c.binds[2], SqlValue::Text("emails".into()));
+    }
+
+    #[test]
+    fn bad_filters_are_scim_errors() {
+        for f in [
+            "nope eq \"x\"",
+            "active co \"t\"",
+            "emails[nope eq \"x\"]",
+            "meta.location eq \"x\"",
+            "userName gt null",
+        ] {
+            assert!(
+                matches!(
+                    user_condition(Sqlite, f),
+                    Err(StoreError::Scim(Error::InvalidFilter { .. }))
+                ),
+                "{f}"
+            );
+        }
+        let nested = Filter::ValuePath {
+            path: AttrPath::simple("emails"),
+            filter: Box::new(Filter::ValuePath {
+                path: AttrPath::simple("type"),
+                filter: Box::new(Filter::Present(AttrPath::simple("value"))),
+            }),
+        };
+        let registry = Registry::builtin();
+        let rt = registry.resource_type("User").unwrap();
+        assert!(filter_condition(Sqlite, &registry, rt, TenantId(1), &nested).is_err());
+    }
+
+    #[test]
+    fn long_chains_are_flat_and_budgeted() {
+        let registry = Registry::builtin();
+        let rt = registry.resource_type("User").unwrap();
+        let term = || Filter::Present(AttrPath::simple("title"));
+        let mut chain = term();
+        for _ in 0..999 {
+            chain = Filter::And(Box::new(chain), Box::new(term()));
+        }
+        let c = filter_condition(Sqlite, &registry, rt, TenantId(1), &chain).unwrap();
+        assert_eq!(c.sql.matches(" AND r.seq").count(), 999);
+        let chain = Filter::Or(Box::new(chain), Box::new(term()));
+        assert!(matches!(
+            filter_condition(Sqlite, &registry, rt, TenantId(1), &chain),
+            Err(StoreError::Scim(Error::TooMany(_)))
+        ));
+        let mut deep = term();
+        for _ in 0..(MAX_FILTER_DEPTH + 5) {
+            deep = Filter::Not(Box::new(deep));
+        }
+        assert!(filter_condition(Sqlite, &registry, rt, TenantId(1), &deep).is_err());
+    }
+
+    #[test]
+    fn sort_keys() {
+        let registry = Registry::builtin();
+        let rt = registry.resource_type("User").unwrap();
+        let mut b = SqlBuilder::new(Sqlite);
+        let scope = Scope::bind(&mut b, &registry, rt, TenantId(1), ResourceKind::User);
+        let key = |b: &mut SqlBuilder<Sqlite>, p: &str| {
+            sort_key(b, &scope, &SortSpec::parse(p, None).unwrap())
+        };
+        assert_eq!(key(&mut b, "userName").unwrap().expr, "r.sort_name");
+        assert!(key(&mut b, "meta.created").unwrap().numeric);
+        let emails = key(&mut b, "emails").unwrap();
+        assert!(emails.expr.contains("COALESCE"), "{}", emails.expr);
+        assert!(!emails.numeric);
+        assert!(matches!(
+            key(&mut b, "groups"),
+            Err(StoreError::Scim(Error::InvalidPath(_)))
+        ));
+        assert!(matches!(
+            key(&mut b, "nope"),
+            Err(StoreError::Scim(Error::InvalidPath(_)))
+        ));
+        assert_eq!(order_by(None, false), "ORDER BY r.seq ASC");
+    }
+}
