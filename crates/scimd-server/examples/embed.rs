@@ -14,7 +14,9 @@ use scimd_store_sqlite::SqliteStore;
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = std::env::temp_dir().join("scimd-embed-example");
     std::fs::create_dir_all(&dir)?;
-    let store = SqliteStore::open(&format!("sqlite://{}", dir.join("scimd.db").display())).await?;
+    let registry = scimd_server::schema_registry(None)?;
+    let url = format!("sqlite://{}", dir.join("scimd.db").display());
+    let store = SqliteStore::open(&url, registry.clone()).await?;
     if let Bootstrap::Created { token } = ensure_default_tenant(&store, None).await? {
         println!("bearer token for tenant 'default': {token}");
     }
@@ -24,7 +26,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         public_base_url: "http://127.0.0.1:3000".into(),
         ..ServerConfig::default()
     };
-    let state = AppState::new(store, config)?;
+    let state = AppState::new(store, config, registry);
 
     // scimd's router carries its own state; merge it into the host application.
     let app = Router::new()

@@ -77,12 +77,12 @@ pub enum TokensCommand {
         #[arg(long, default_value = "")]
         label: String,
     },
-    /// List a tenant's bearer tokens (never the tokens themselves).
+    /// List a tenant's credentials, bearer tokens and Basic clients (never the secrets).
     List {
         #[arg(long)]
         tenant: String,
     },
-    /// Revoke a bearer token by id.
+    /// Revoke a credential (bearer token or Basic client) by id.
     Revoke {
         #[arg(long)]
         tenant: String,
@@ -248,21 +248,27 @@ pub async fn run_admin<S: Store>(
         }
         Command::Tokens(TokensCommand::List { tenant: name })
         | Command::Clients(ClientsCommand::List { tenant: name }) => {
-            let kind = if matches!(command, Command::Tokens(_)) {
-                CredentialKind::Bearer
-            } else {
-                CredentialKind::Basic
-            };
+            // `tokens list` shows every credential (bearer and Basic share one id space, so
+            // `tokens revoke` works for both); `clients list` only Basic clients.
+            let only_basic = matches!(command, Command::Clients(_));
             let t = tenant(store, name).await?;
             for c in store.list_credentials(t.id).await? {
-                if c.kind != kind {
+                if only_basic && c.kind != CredentialKind::Basic {
                     continue;
                 }
                 let state = if c.revoked { "revoked" } else { "active" };
                 let who = c.client_id.as_deref().unwrap_or("-");
                 w(
                     out,
-                    format!("{}\t{}\t{}\t{}\t{}", c.id, state, c.created, who, c.label),
+                    format!(
+                        "{}\t{}\t{}\t{}\t{}\t{}",
+                        c.id,
+                        c.kind.as_str(),
+                        state,
+                        c.created,
+                        who,
+                        c.label
+                    ),
                 )?;
             }
             Ok(())

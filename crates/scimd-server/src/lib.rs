@@ -42,13 +42,14 @@ use scimd_core::schema::config::SchemaConfig;
 /// `[schema]` section of the configuration.
 pub fn schema_registry(
     schema: Option<&serde_json::Value>,
-) -> Result<Registry, config::ConfigError> {
+) -> Result<std::sync::Arc<Registry>, config::ConfigError> {
     let Some(section) = schema else {
-        return Ok(Registry::builtin());
+        return Ok(std::sync::Arc::new(Registry::builtin()));
     };
     let parsed: SchemaConfig = serde_json::from_value(section.clone())
         .map_err(|e| config::ConfigError::Invalid(format!("[schema]: {e}")))?;
     Registry::with_config(&parsed)
+        .map(std::sync::Arc::new)
         .map_err(|e| config::ConfigError::Invalid(format!("[schema]: {e}")))
 }
 

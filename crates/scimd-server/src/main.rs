@@ -2,8 +2,10 @@
 //! database URL, and runs `serve` or an operator command.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::Parser;
+use scimd_core::schema::Registry;
 use scimd_server::bootstrap::{self, Bootstrap};
 use scimd_server::cli::{self, Cli, CliError, Command};
 use scimd_server::config::ServerConfig;
@@ -47,17 +49,19 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             .split('?')
             .next()
             .unwrap_or_default();
-        if let Some(parent) = std::path::Path::new(path).parent() {
-            if !parent.as_os_str().is_empty() && path != ":memory:" {
-                std::fs::create_dir_all(parent).map_err(|e| {
-                    CliError(format!("cannot create directory {}: {e}", parent.display()))
-                })?;
-            }
+        if let Some(parent) = std::path::Path::new(path).parent()
+            && !parent.as_os_str().is_empty()
+            && path != ":memory:"
+        {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                CliError(format!("cannot create directory {}: {e}", parent.display()))
+            })?;
         }
-        let store = SqliteStore::open(&url)
+        let registry = scimd_server::schema_registry(config.schema.as_ref())?;
+        let store = SqliteStore::open(&url, Arc::clone(&registry))
             .await
             .map_err(|e| CliError(format!("cannot open database: {e}")))?;
-        dispatch(store, config, &cli.command).await
+        dispatch(store, config, registry, &cli.command).await
     } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
         Err(CliError(
             "postgres:// databases are not yet supported; use sqlite://PATH".into(),
@@ -73,10 +77,11 @@ async fn run(cli: Cli) -> Result<(), CliError> {
 async fn dispatch<S: Store>(
     store: S,
     config: ServerConfig,
+    registry: Arc<Registry>,
     command: &Command,
 ) -> Result<(), CliError> {
     match command {
-        Command::Serve { .. } => serve(store, config).await,
+        Command::Serve { .. } => serve(store, config, registry).await,
         other => {
             let mut out = std::io::stdout().lock();
             cli::run_admin(&store, other, &mut out).await
@@ -84,7 +89,11 @@ async fn dispatch<S: Store>(
     }
 }
 
-async fn serve<S: Store>(store: S, config: ServerConfig) -> Result<(), CliError> {
+async fn serve<S: Store>(
+    store: S,
+    config: ServerConfig,
+    registry: Arc<Registry>,
+) -> Result<(), CliError> {
     telemetry::init(config.log_format);
     let bootstrap_token = std::env::var("SCIMD_BOOTSTRAP_TOKEN").ok();
     match bootstrap::ensure_default_tenant(&store, bootstrap_token.as_deref())
@@ -112,7 +121,7 @@ async fn serve<S: Store>(store: S, config: ServerConfig) -> Result<(), CliError>
     let local = listener
         .local_addr()
         .map_or_else(|_| config.listen.clone(), |a| a.to_string());
-    let state = AppState::new(store, config)?;
+    let state = AppState::new(store, config, registry);
     tracing::info!(listen = %local, "scimd listening");
     scimd_server::launch_with_listener(listener, state, scimd_server::shutdown_signal())
         .await

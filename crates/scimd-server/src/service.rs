@@ -25,9 +25,11 @@ use crate::error::{ApiError, ApiResult};
 use crate::http::Precondition;
 use crate::state::AppState;
 
-/// How many times a PATCH is re-applied when another writer changed the resource between
-/// read and write (only without `If-Match`).
-pub const PATCH_RETRIES: usize = 5;
+/// How many times a PATCH is applied when other writers change the resource between read
+/// and write (only without `If-Match`). Writes are serialised by the store, so each round
+/// lets at least one of the competing PATCHes through: this many concurrent PATCHes to one
+/// resource (Entra and Okta send membership changes in parallel) always succeed.
+pub const PATCH_RETRIES: usize = 32;
 
 /// Request-scoped access to the resources of one tenant.
 pub struct Service<'a, S: Store> {
@@ -111,11 +113,21 @@ impl<'a, S: Store> Service<'a, S> {
             .create(self.ctx.tenant.id, new)
             .await
             .map_err(crate::store_error)?;
-        if load == Load::NONE {
-            return Ok(created);
+        match kind {
+            // A new User belongs to no group yet.
+            ResourceKind::User => {
+                let mut created = created;
+                if load.groups {
+                    created.groups = Some(Vec::new());
+                }
+                Ok(created)
+            }
+            ResourceKind::Group if load.members => {
+                // Re-read for the members' display names; create does not return them.
+                self.get(kind, &id, load).await
+            }
+            ResourceKind::Group => Ok(created),
         }
-        // Re-read for the derived lists; the create itself does not return them.
-        self.get(kind, &id, load).await
     }
 
     /// Reads one resource (RFC 7644 §3.4.1); 404 when it does not exist.
@@ -228,6 +240,9 @@ impl<'a, S: Store> Service<'a, S> {
                     if if_match.is_none() && attempt < PATCH_RETRIES =>
                 {
                     tracing::debug!(attempt, "concurrent change; re-applying PATCH");
+                    // A short random pause de-synchronises writers that collided.
+                    let jitter = crypto::random_bytes::<1>().map_or(0, |b| u64::from(b[0] % 4));
+                    tokio::time::sleep(std::time::Duration::from_millis(jitter)).await;
                 }
                 Err(e) => return Err(self.write_error(kind, id, e)),
             }

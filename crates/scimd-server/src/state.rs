@@ -7,7 +7,7 @@ use scimd_core::schema::Registry;
 use scimd_store::Store;
 
 use crate::auth::BasicCache;
-use crate::config::{ConfigError, ServerConfig};
+use crate::config::ServerConfig;
 
 /// Everything a request handler needs, generic over the storage backend.
 pub struct AppState<S: Store> {
@@ -16,7 +16,7 @@ pub struct AppState<S: Store> {
 
 struct Shared<S> {
     store: S,
-    registry: Registry,
+    registry: Arc<Registry>,
     config: ServerConfig,
     basic_cache: BasicCache,
 }
@@ -30,15 +30,10 @@ impl<S: Store> Clone for AppState<S> {
 }
 
 impl<S: Store> AppState<S> {
-    /// Builds the state; the schema registry comes from the built-in catalogue plus the
-    /// `[schema]` section of the configuration (custom attributes).
-    pub fn new(store: S, config: ServerConfig) -> Result<Self, ConfigError> {
-        let registry = crate::schema_registry(config.schema.as_ref())?;
-        Ok(Self::with_registry(store, config, registry))
-    }
-
-    /// Builds the state with an explicitly constructed registry.
-    pub fn with_registry(store: S, config: ServerConfig, registry: Registry) -> Self {
+    /// Builds the state. `registry` must be the one the store was opened with (the store
+    /// indexes documents by it); build it with [`crate::schema_registry`] from the
+    /// configuration's `[schema]` section.
+    pub fn new(store: S, config: ServerConfig, registry: Arc<Registry>) -> Self {
         Self {
             inner: Arc::new(Shared {
                 store,

@@ -63,7 +63,7 @@ fn operator_commands_manage_tenants_tokens_and_clients() {
     assert!(
         tokens
             .lines()
-            .any(|l| l.starts_with(&format!("{id}\trevoked"))),
+            .any(|l| l.starts_with(&format!("{id}\tbearer\trevoked"))),
         "{tokens}"
     );
 

@@ -107,7 +107,7 @@ async fn concurrent_patches_all_apply() {
     let g = app.create_group("race", &[]).await;
     let gpath = format!("/Groups/{}", g["id"].as_str().unwrap());
     let mut ids = Vec::new();
-    for i in 0..6 {
+    for i in 0..10 {
         ids.push(app.create_user(&format!("racer{i}")).await["id"].clone());
     }
     let mut tasks = Vec::new();

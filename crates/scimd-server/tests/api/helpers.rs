@@ -36,7 +36,17 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(configure: impl FnOnce(&mut ServerConfig)) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("scimd.db").display());
-    let store = SqliteStore::open(&url).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    let mut config = ServerConfig {
+        data_dir: dir.path().to_owned(),
+        database_url: url.clone(),
+        public_base_url: address.clone(),
+        ..ServerConfig::default()
+    };
+    configure(&mut config);
+    let registry = scimd_server::schema_registry(config.schema.as_ref()).unwrap();
+    let store = SqliteStore::open(&url, registry.clone()).await.unwrap();
     let token = match bootstrap::ensure_default_tenant(&store, None)
         .await
         .unwrap()
@@ -44,16 +54,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut ServerConfig)) -> TestAp
         Bootstrap::Created { token } => token,
         other => panic!("unexpected bootstrap outcome {other:?}"),
     };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = format!("http://{}", listener.local_addr().unwrap());
-    let mut config = ServerConfig {
-        data_dir: dir.path().to_owned(),
-        database_url: url,
-        public_base_url: address.clone(),
-        ..ServerConfig::default()
-    };
-    configure(&mut config);
-    let state = AppState::new(store.clone(), config).unwrap();
+    let state = AppState::new(store.clone(), config, registry);
     let (tx, rx) = oneshot::channel::<()>();
     tokio::spawn(launch_with_listener(listener, state, async {
         let _ = rx.await;

@@ -4,7 +4,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 
-async fn names(app: &TestApp, query: &str) -> (Value, Vec<String>) {
+async fn list_names(app: &TestApp, query: &str) -> (Value, Vec<String>) {
     let r = app.get(&format!("/Users?{query}")).await;
     assert_eq!(r.status(), 200, "{query}");
     assert_eq!(r.headers()["content-type"], SCIM);
@@ -28,12 +28,12 @@ async fn five_users(app: &TestApp) {
 async fn filter_matches_and_zero_matches_is_an_empty_list() {
     let app = spawn_app().await;
     five_users(&app).await;
-    let (body, names) = names(&app, "filter=userName%20eq%20%22U2%22").await;
+    let (body, names) = list_names(&app, "filter=userName%20eq%20%22U2%22").await;
     assert_eq!(body["schemas"], json!([LIST_RESPONSE]));
     assert_eq!(body["totalResults"], 1);
     assert_eq!(names, ["u2"]);
 
-    let (body, names) = names(&app, "filter=userName%20eq%20%22nobody%22").await;
+    let (body, names) = list_names(&app, "filter=userName%20eq%20%22nobody%22").await;
     assert_eq!(body["totalResults"], 0);
     assert_eq!(body["itemsPerPage"], 0);
     assert_eq!(body["Resources"], json!([]));
@@ -53,14 +53,14 @@ async fn invalid_filter_is_400_invalid_filter() {
 async fn index_pagination_is_stable_and_exact() {
     let app = spawn_app().await;
     five_users(&app).await;
-    let (all, every) = names(&app, "").await;
+    let (all, every) = list_names(&app, "").await;
     assert_eq!(all["totalResults"], 5);
     assert_eq!(all["startIndex"], 1);
     assert_eq!(every.len(), 5);
 
     let mut paged = Vec::new();
     for start in [1, 3, 5] {
-        let (body, page) = names(&app, &format!("startIndex={start}&count=2")).await;
+        let (body, page) = list_names(&app, &format!("startIndex={start}&count=2")).await;
         assert_eq!(body["totalResults"], 5);
         assert_eq!(body["startIndex"], start);
         assert_eq!(body["itemsPerPage"], page.len());
@@ -73,10 +73,10 @@ async fn index_pagination_is_stable_and_exact() {
 async fn start_index_below_one_and_negative_count_are_clamped() {
     let app = spawn_app().await;
     five_users(&app).await;
-    let (body, page) = names(&app, "startIndex=0&count=2").await;
+    let (body, page) = list_names(&app, "startIndex=0&count=2").await;
     assert_eq!(body["startIndex"], 1);
     assert_eq!(page.len(), 2);
-    let (body, page) = names(&app, "count=-3").await;
+    let (body, page) = list_names(&app, "count=-3").await;
     assert_eq!(body["totalResults"], 5);
     assert_eq!(body["itemsPerPage"], 0);
     assert!(page.is_empty());
@@ -86,7 +86,7 @@ async fn start_index_below_one_and_negative_count_are_clamped() {
 async fn count_is_capped_at_max_page_size() {
     let app = spawn_app_with(|c| c.max_page_size = 3).await;
     five_users(&app).await;
-    let (body, page) = names(&app, "count=100").await;
+    let (body, page) = list_names(&app, "count=100").await;
     assert_eq!(body["totalResults"], 5);
     assert_eq!(page.len(), 3);
     assert_eq!(body["itemsPerPage"], 3);
@@ -96,7 +96,7 @@ async fn count_is_capped_at_max_page_size() {
 async fn parameter_names_are_case_insensitive() {
     let app = spawn_app().await;
     five_users(&app).await;
-    let (body, page) = names(
+    let (body, page) = list_names(
         &app,
         "FILTER=userName%20sw%20%22u%22&STARTINDEX=2&Count=2&sortby=userName&SortOrder=descending",
     )
@@ -109,9 +109,9 @@ async fn parameter_names_are_case_insensitive() {
 async fn sort_by_user_name() {
     let app = spawn_app().await;
     five_users(&app).await;
-    let (_, page) = names(&app, "sortBy=userName").await;
+    let (_, page) = list_names(&app, "sortBy=userName").await;
     assert_eq!(page, ["u1", "u2", "u3", "u4", "u5"]);
-    let (_, page) = names(&app, "sortBy=userName&sortOrder=descending").await;
+    let (_, page) = list_names(&app, "sortBy=userName&sortOrder=descending").await;
     assert_eq!(page, ["u5", "u4", "u3", "u2", "u1"]);
     let r = app.get("/Users?sortBy=userName&sortOrder=sideways").await;
     assert_eq!(r.status(), 400);
@@ -121,15 +121,15 @@ async fn sort_by_user_name() {
 async fn cursor_pagination_walks_forward_and_back() {
     let app = spawn_app().await;
     five_users(&app).await;
-    let (_, every) = names(&app, "").await;
-    let (first, mut seen) = names(&app, "cursor=&count=2").await;
+    let (_, every) = list_names(&app, "").await;
+    let (first, mut seen) = list_names(&app, "cursor=&count=2").await;
     assert_eq!(first["totalResults"], 5);
     assert!(first.get("startIndex").is_none());
     assert!(first.get("previousCursor").is_none());
     let mut next = first["nextCursor"].as_str().map(str::to_owned);
     let mut last_page = first.clone();
     while let Some(c) = next {
-        let (body, page) = names(&app, &format!("cursor={c}&count=2")).await;
+        let (body, page) = list_names(&app, &format!("cursor={c}&count=2")).await;
         seen.extend(page);
         next = body["nextCursor"].as_str().map(str::to_owned);
         last_page = body;
@@ -138,7 +138,7 @@ async fn cursor_pagination_walks_forward_and_back() {
     let prev = last_page["previousCursor"]
         .as_str()
         .expect("previousCursor");
-    let (_, page) = names(&app, &format!("cursor={prev}&count=2")).await;
+    let (_, page) = list_names(&app, &format!("cursor={prev}&count=2")).await;
     assert_eq!(page, every[2..4].to_vec());
 
     let r = app.get("/Users?cursor=garbage&count=2").await;

@@ -10,7 +10,8 @@ use crate::helpers::*;
 async fn fresh_store() -> (tempfile::TempDir, SqliteStore) {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("t.db").display());
-    let store = SqliteStore::open(&url).await.unwrap();
+    let registry = scimd_server::schema_registry(None).unwrap();
+    let store = SqliteStore::open(&url, registry).await.unwrap();
     (dir, store)
 }
 
