@@ -889,19 +889,12 @@ pub(crate) async fn query(
     query: &Query,
 ) -> Result<QueryResult, StoreError> {
     let plan = plan(store, tenant, kind, query)?;
-    let mut conn = store.inner.read.acquire().await.map_err(backend)?;
-    // One read transaction: the total and the page come from the same snapshot.
-    sqlx::raw_sql("BEGIN")
-        .execute(&mut *conn)
-        .await
-        .map_err(backend)?;
-    let result = run_query(&mut conn, tenant, kind, query, &plan).await;
-    let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
-    sqlx::raw_sql(end)
-        .execute(&mut *conn)
-        .await
-        .map_err(backend)?;
-    result
+    // One read transaction: the total and the page come from the same snapshot. Dropped
+    // (for example when the request is cancelled), it rolls back.
+    let mut tx = store.inner.read.begin().await.map_err(backend)?;
+    let result = run_query(&mut tx, tenant, kind, query, &plan).await?;
+    tx.commit().await.map_err(backend)?;
+    Ok(result)
 }
 
 async fn run_query(

@@ -5,7 +5,7 @@
 //! version intact. A database written by a newer build (a higher version than this build
 //! knows) is refused rather than guessed at.
 
-use sqlx::{Row, SqliteConnection};
+use sqlx::{Connection, Row, SqliteConnection};
 
 use scimd_store::StoreError;
 
@@ -106,39 +106,40 @@ pub async fn migrate(conn: &mut SqliteConnection) -> Result<(), StoreError> {
         .execute(&mut *conn)
         .await
         .map_err(backend)?;
-    let current: i64 = sqlx::query("SELECT COALESCE(MAX(version), 0) AS v FROM schema_version")
-        .fetch_one(&mut *conn)
-        .await
-        .and_then(|row| row.try_get("v"))
-        .map_err(backend)?;
     let known = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
+    for (version, sql) in (1_i64..).zip(MIGRATIONS.iter()) {
+        // The version is read inside the write transaction, so two processes opening the
+        // same new file apply each migration once.
+        let mut tx = conn.begin_with("BEGIN IMMEDIATE").await.map_err(backend)?;
+        let current = current_version(&mut tx).await?;
+        if current >= version {
+            tx.commit().await.map_err(backend)?;
+            continue;
+        }
+        sqlx::raw_sql(*sql)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        sqlx::query("INSERT INTO schema_version (version) VALUES (?1)")
+            .bind(version)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+    }
+    let current = current_version(conn).await?;
     if current > known {
         return Err(StoreError::Backend(format!(
             "the database schema is version {current}, newer than this build's {known}"
         )));
     }
-    for (version, sql) in (1_i64..).zip(MIGRATIONS.iter()) {
-        if version <= current {
-            continue;
-        }
-        sqlx::raw_sql("BEGIN IMMEDIATE")
-            .execute(&mut *conn)
-            .await
-            .map_err(backend)?;
-        let applied = async {
-            sqlx::raw_sql(*sql).execute(&mut *conn).await?;
-            sqlx::query("INSERT INTO schema_version (version) VALUES (?1)")
-                .bind(version)
-                .execute(&mut *conn)
-                .await?;
-            sqlx::raw_sql("COMMIT").execute(&mut *conn).await
-        }
-        .await;
-        if let Err(e) = applied {
-            // Best effort: the connection may already have rolled back.
-            let _ = sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await;
-            return Err(backend(e));
-        }
-    }
     Ok(())
+}
+
+async fn current_version(conn: &mut SqliteConnection) -> Result<i64, StoreError> {
+    sqlx::query("SELECT COALESCE(MAX(version), 0) AS v FROM schema_version")
+        .fetch_one(&mut *conn)
+        .await
+        .and_then(|row| row.try_get("v"))
+        .map_err(backend)
 }
