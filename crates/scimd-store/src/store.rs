@@ -99,9 +99,11 @@ pub trait Store: Clone + Send + Sync + 'static {
 
     // ---- resources ----
 
-    /// Creates a resource at version 1 with `created` = `modified` = now.
+    /// Creates a resource at version 1 with `created` = `modified` = now, and returns it with
+    /// `members` (Groups) and `groups` loaded.
     /// [`StoreError::UniqueViolation`] when `unique_key` is taken in the tenant and kind
-    /// (or `id` is); [`StoreError::MemberNotFound`] when a member does not exist.
+    /// (or `id` is); [`StoreError::MemberNotFound`] when a member does not exist;
+    /// [`StoreError::TenantNotFound`] when the tenant does not.
     fn create(
         &self,
         tenant: TenantId,
@@ -133,7 +135,9 @@ pub trait Store: Clone + Send + Sync + 'static {
     /// Applies a PATCH result. `expected_version` is the version the caller read and
     /// patched: a different stored version is [`StoreError::VersionMismatch`] so the caller
     /// can re-read and retry. The version is bumped only when the document changed, a member
-    /// row was really inserted or deleted, or a password was set.
+    /// row was really inserted or deleted, or a password was set. Member operations apply to
+    /// Groups (they are ignored for Users); adding a member that does not exist is
+    /// [`StoreError::MemberNotFound`], removing one that is not a member changes nothing.
     fn update(
         &self,
         tenant: TenantId,
@@ -144,7 +148,8 @@ pub trait Store: Clone + Send + Sync + 'static {
         load: Load,
     ) -> impl Future<Output = Result<StoredResource, StoreError>> + Send;
 
-    /// Deletes a resource and its memberships in both directions.
+    /// Deletes a resource and its memberships in both directions. Groups that lose it as a
+    /// member get a new version (their member list changed).
     fn delete(
         &self,
         tenant: TenantId,
