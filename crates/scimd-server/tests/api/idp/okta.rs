@@ -387,9 +387,9 @@ async fn import_pages_users_and_groups_to_the_end() {
         created.push(u["id"].as_str().unwrap().to_owned());
     }
     let mut groups = Vec::new();
-    for i in 0..3 {
+    for (i, member) in created.iter().take(3).enumerate() {
         let g = app
-            .create_group(&format!("Import Group {i}"), &[created[i].as_str()])
+            .create_group(&format!("Import Group {i}"), &[member.as_str()])
             .await;
         groups.push(g["id"].as_str().unwrap().to_owned());
     }
