@@ -114,6 +114,23 @@ async fn http_basic_client_credentials() {
     let creds = app.store.list_credentials(t.id).await.unwrap();
     let c = creds.iter().find(|c| c.label == "medplum").unwrap();
     assert!(c.secret_hash.starts_with("$argon2id$"));
+
+    // Documented bound of the verification cache: a revoked client keeps working for up to
+    // 60 s with the exact credentials it used successfully, nothing else.
+    admin(
+        &app,
+        Command::Tokens(TokensCommand::Revoke {
+            tenant: "default".into(),
+            id: c.id,
+        }),
+    )
+    .await;
+    assert_eq!(
+        get(id.clone(), secret.clone()).await,
+        200,
+        "served from the cache"
+    );
+    assert_eq!(get(id, format!("{secret}y")).await, 401);
 }
 
 #[tokio::test]

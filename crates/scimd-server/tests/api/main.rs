@@ -12,5 +12,6 @@ mod groups;
 mod helpers;
 mod idp;
 mod lists;
+mod loads;
 mod tenants;
 mod users;

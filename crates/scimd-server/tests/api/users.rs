@@ -361,3 +361,73 @@ async fn missing_user_name_is_400() {
         .unwrap();
     assert_eq!(r.status(), 400);
 }
+
+#[tokio::test]
+async fn put_cannot_change_an_immutable_attribute() {
+    let app = spawn_app_with(|c| {
+        c.schema = Some(json!({
+            "user_attributes": [{"name": "employeeCode", "type": "string", "mutability": "immutable"}]
+        }));
+    })
+    .await;
+    let r = app
+        .post(
+            "/Users",
+            &json!({"schemas": [USER_SCHEMA], "userName": "imm", "employeeCode": "E1"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let id = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = app
+        .put(
+            &format!("/Users/{id}"),
+            &json!({"schemas": [USER_SCHEMA], "userName": "imm", "employeeCode": "E2"}),
+        )
+        .await;
+    assert_scim_error(r, 400, Some("mutability")).await;
+    let r = app
+        .put(
+            &format!("/Users/{id}"),
+            &json!({"schemas": [USER_SCHEMA], "userName": "imm2", "employeeCode": "E1"}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+}
+
+#[tokio::test]
+async fn location_uses_the_public_base_url() {
+    let app = spawn_app_with(|c| c.public_base_url = "https://scim.example.com/idp".into()).await;
+    let r = app
+        .post(
+            "/Users",
+            &json!({"schemas": [USER_SCHEMA], "userName": "proxied"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let location = r.headers()["location"].to_str().unwrap().to_owned();
+    let body: Value = r.json().await.unwrap();
+    let id = body["id"].as_str().unwrap();
+    assert_eq!(
+        location,
+        format!("https://scim.example.com/idp/scim/v2/Users/{id}")
+    );
+    assert_eq!(body["meta"]["location"], location);
+}
+
+#[tokio::test]
+async fn strict_mode_requires_schemas() {
+    let app = spawn_app_with(|c| c.mode = scimd_core::Mode::Strict).await;
+    let r = app.post("/Users", &json!({"userName": "nos"})).await;
+    assert_scim_error(r, 400, Some("invalidSyntax")).await;
+    // A tenant may override the server's mode.
+    app.set_settings(TenantSettings {
+        mode: Some(scimd_core::Mode::Compatible),
+        ..TenantSettings::default()
+    })
+    .await;
+    let r = app.post("/Users", &json!({"userName": "nos"})).await;
+    assert_eq!(r.status(), 201);
+}

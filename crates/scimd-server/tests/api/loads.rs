@@ -1,0 +1,234 @@
+//! `excludedAttributes=members` never loads member rows: a recording wrapper around the
+//! SQLite store captures the `Load` of every read the server makes.
+
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+
+use scimd_core::schema::ResourceKind;
+use scimd_server::bootstrap::{self, Bootstrap};
+use scimd_server::config::ServerConfig;
+use scimd_server::{AppState, launch_with_listener};
+use scimd_store::{
+    Credential, CredentialKind, Load, NewResource, Query, QueryResult, Replacement, Store,
+    StoreError, StoredResource, Tenant, TenantId, Update,
+};
+use scimd_store_sqlite::SqliteStore;
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+#[derive(Clone)]
+struct Recording {
+    inner: SqliteStore,
+    loads: Arc<Mutex<Vec<Load>>>,
+}
+
+impl Recording {
+    fn record(&self, load: Load) {
+        self.loads.lock().unwrap().push(load);
+    }
+}
+
+impl Store for Recording {
+    fn ping(&self) -> impl Future<Output = Result<(), StoreError>> + Send {
+        self.inner.ping()
+    }
+    fn create_tenant(
+        &self,
+        name: &str,
+        settings: Value,
+    ) -> impl Future<Output = Result<Tenant, StoreError>> + Send {
+        self.inner.create_tenant(name, settings)
+    }
+    fn tenant_by_name(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<Tenant>, StoreError>> + Send {
+        self.inner.tenant_by_name(name)
+    }
+    fn list_tenants(&self) -> impl Future<Output = Result<Vec<Tenant>, StoreError>> + Send {
+        self.inner.list_tenants()
+    }
+    fn delete_tenant(
+        &self,
+        tenant: TenantId,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        self.inner.delete_tenant(tenant)
+    }
+    fn update_tenant_settings(
+        &self,
+        tenant: TenantId,
+        settings: Value,
+    ) -> impl Future<Output = Result<Tenant, StoreError>> + Send {
+        self.inner.update_tenant_settings(tenant, settings)
+    }
+    fn create_credential(
+        &self,
+        tenant: TenantId,
+        kind: CredentialKind,
+        label: &str,
+        client_id: Option<&str>,
+        secret_hash: &str,
+    ) -> impl Future<Output = Result<Credential, StoreError>> + Send {
+        self.inner
+            .create_credential(tenant, kind, label, client_id, secret_hash)
+    }
+    fn bearer_by_hash(
+        &self,
+        sha256_hex: &str,
+    ) -> impl Future<Output = Result<Option<(Credential, Tenant)>, StoreError>> + Send {
+        self.inner.bearer_by_hash(sha256_hex)
+    }
+    fn basic_by_client_id(
+        &self,
+        client_id: &str,
+    ) -> impl Future<Output = Result<Option<(Credential, Tenant)>, StoreError>> + Send {
+        self.inner.basic_by_client_id(client_id)
+    }
+    fn list_credentials(
+        &self,
+        tenant: TenantId,
+    ) -> impl Future<Output = Result<Vec<Credential>, StoreError>> + Send {
+        self.inner.list_credentials(tenant)
+    }
+    fn revoke_credential(
+        &self,
+        tenant: TenantId,
+        id: i64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        self.inner.revoke_credential(tenant, id)
+    }
+    fn create(
+        &self,
+        tenant: TenantId,
+        resource: NewResource,
+    ) -> impl Future<Output = Result<StoredResource, StoreError>> + Send {
+        self.inner.create(tenant, resource)
+    }
+    fn get(
+        &self,
+        tenant: TenantId,
+        kind: ResourceKind,
+        id: &str,
+        load: Load,
+    ) -> impl Future<Output = Result<Option<StoredResource>, StoreError>> + Send {
+        self.record(load);
+        self.inner.get(tenant, kind, id, load)
+    }
+    fn replace(
+        &self,
+        tenant: TenantId,
+        kind: ResourceKind,
+        id: &str,
+        expected_version: Option<i64>,
+        replacement: Replacement,
+        load: Load,
+    ) -> impl Future<Output = Result<StoredResource, StoreError>> + Send {
+        self.record(load);
+        self.inner
+            .replace(tenant, kind, id, expected_version, replacement, load)
+    }
+    fn update(
+        &self,
+        tenant: TenantId,
+        kind: ResourceKind,
+        id: &str,
+        expected_version: i64,
+        update: Update,
+        load: Load,
+    ) -> impl Future<Output = Result<StoredResource, StoreError>> + Send {
+        self.record(load);
+        self.inner
+            .update(tenant, kind, id, expected_version, update, load)
+    }
+    fn delete(
+        &self,
+        tenant: TenantId,
+        kind: ResourceKind,
+        id: &str,
+        expected_version: Option<i64>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        self.inner.delete(tenant, kind, id, expected_version)
+    }
+    fn query(
+        &self,
+        tenant: TenantId,
+        kind: ResourceKind,
+        query: &Query,
+    ) -> impl Future<Output = Result<QueryResult, StoreError>> + Send {
+        self.record(query.load);
+        self.inner.query(tenant, kind, query)
+    }
+}
+
+#[tokio::test]
+async fn excluded_members_are_never_loaded() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("scimd.db").display());
+    let registry = scimd_server::schema_registry(None).unwrap();
+    let store = Recording {
+        inner: SqliteStore::open(&url, registry.clone()).await.unwrap(),
+        loads: Arc::default(),
+    };
+    let Bootstrap::Created { token } = bootstrap::ensure_default_tenant(&store, None)
+        .await
+        .unwrap()
+    else {
+        panic!("expected a token")
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}/scim/v2", listener.local_addr().unwrap());
+    let state = AppState::new(store.clone(), ServerConfig::default(), registry);
+    tokio::spawn(launch_with_listener(
+        listener,
+        state,
+        std::future::pending(),
+    ));
+    let client = reqwest::Client::new();
+    let send = |method: reqwest::Method, path: &str, body: Option<Value>| {
+        let mut r = client
+            .request(method, format!("{base}{path}"))
+            .bearer_auth(&token);
+        if let Some(b) = body {
+            r = r.header("content-type", SCIM).body(b.to_string());
+        }
+        async move { r.send().await.unwrap() }
+    };
+    let r = send(
+        reqwest::Method::POST,
+        "/Groups",
+        Some(json!({"schemas": [GROUP_SCHEMA], "displayName": "Huge"})),
+    )
+    .await;
+    let id = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    store.loads.lock().unwrap().clear();
+    for path in [
+        format!("/Groups/{id}?excludedAttributes=members"),
+        "/Groups?excludedAttributes=members".to_owned(),
+        format!("/Groups/{id}?attributes=displayName"),
+    ] {
+        assert_eq!(send(reqwest::Method::GET, &path, None).await.status(), 200);
+    }
+    // PATCH without a body (Group default 204) loads nothing either.
+    let r = send(
+        reqwest::Method::PATCH,
+        &format!("/Groups/{id}"),
+        Some(patch_op(
+            json!([{"op": "replace", "path": "displayName", "value": "Huge2"}]),
+        )),
+    )
+    .await;
+    assert_eq!(r.status(), 204);
+    let loads = store.loads.lock().unwrap().clone();
+    assert!(!loads.is_empty());
+    assert!(loads.iter().all(|l| !l.members), "{loads:?}");
+
+    // …while a plain GET does load them.
+    store.loads.lock().unwrap().clear();
+    send(reqwest::Method::GET, &format!("/Groups/{id}"), None).await;
+    assert!(store.loads.lock().unwrap().iter().any(|l| l.members));
+}
