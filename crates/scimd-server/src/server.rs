@@ -17,7 +17,8 @@ use tokio::net::TcpListener;
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+use tracing::Level;
 
 use crate::auth::require_auth;
 use crate::discovery;
@@ -42,7 +43,9 @@ impl MakeRequestId for RandomRequestId {
 }
 
 /// The SCIM routes of one tenant scope, relative to the SCIM base (`/Users`, …). Everything
-/// here requires a credential; discovery routes are added by [`discovery_routes`].
+/// here requires a credential; discovery routes are added by [`discovery_routes`]. `/Bulk`
+/// belongs here too (a `bulk` module calling the same [`crate::service::Service`]
+/// functions), together with setting [`crate::discovery::BULK_ROUTED`].
 fn resource_routes<S: Store>() -> Router<AppState<S>> {
     Router::new()
         .route(
@@ -114,7 +117,13 @@ pub fn router<S: Store>(state: AppState<S>) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(timeout, request_timeout))
-        .layer(TraceLayer::new_for_http())
+        // One INFO line per response (method, path and query, status, latency); headers and
+        // bodies are never recorded, so credentials cannot reach the log.
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
         .layer(PropagateRequestIdLayer::new(HeaderName::from_static(
             REQUEST_ID_HEADER,
         )))
