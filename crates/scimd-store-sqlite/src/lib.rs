@@ -300,6 +300,3 @@ impl Store for SqliteStore {
 
 #[cfg(test)]
 mod tests;
-
-#[cfg(test)]
-mod proptests;

@@ -23,3 +23,6 @@ pub use records::{
     QueryResult, Replacement, SortOrder, SortSpec, StoredResource, Tenant, TenantId, Update,
 };
 pub use store::Store;
+
+#[cfg(feature = "testsuite")]
+pub mod testsuite;
