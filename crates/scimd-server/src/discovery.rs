@@ -16,7 +16,7 @@ use crate::state::AppState;
 
 /// Whether this build routes `/Bulk`. Bulk is advertised (with the configured limits) only
 /// when it is served, so clients never see a capability that answers 404.
-pub const BULK_ROUTED: bool = false;
+pub const BULK_ROUTED: bool = true;
 
 fn base<S: Store>(state: &AppState<S>, uri: &OriginalUri) -> String {
     base_url_for(&state.config().public_base_url, uri.path())

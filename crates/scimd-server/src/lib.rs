@@ -17,6 +17,7 @@
 
 pub mod auth;
 pub mod bootstrap;
+pub mod bulk;
 pub mod cli;
 pub mod config;
 pub mod crypto;

@@ -21,6 +21,7 @@ use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use crate::auth::require_auth;
+use crate::bulk;
 use crate::discovery;
 use crate::error::ApiError;
 use crate::handlers::{self, GroupKind, UserKind};
@@ -73,6 +74,7 @@ fn resource_routes<S: Store>() -> Router<AppState<S>> {
                 .delete(handlers::delete::<S, GroupKind>),
         )
         .route("/.search", post(handlers::search_all::<S>))
+        .route("/Bulk", post(bulk::bulk::<S>))
 }
 
 /// `/ServiceProviderConfig`, `/Schemas`, `/ResourceTypes` (RFC 7644 §4). Only GET is
