@@ -1311,10 +1311,18 @@ mod tests {
         })
     }
 
+    fn member_named(id: &str, display: &str) -> MemberRef {
+        MemberRef {
+            display: Some(display.into()),
+            ..MemberRef::new(id)
+        }
+    }
+
     fn member(id: &str) -> MemberRef {
         MemberRef {
             value: id.into(),
             kind: None,
+            display: None,
         }
     }
 
@@ -1448,7 +1456,10 @@ mod tests {
                 }]}]),
             )
             .unwrap();
-            assert_eq!(out.member_ops, [MemberOp::Add(vec![member(ID)])]);
+            assert_eq!(
+                out.member_ops,
+                [MemberOp::Add(vec![member_named(ID, "Babs Jensen")])]
+            );
             assert_eq!(doc(&out), json!({"displayName": "Tour Guides"}));
             assert!(out.changed);
             assert_eq!(out.changed_attributes, ["members"]);
@@ -1555,7 +1566,10 @@ mod tests {
             out.member_ops,
             [
                 MemberOp::Clear,
-                MemberOp::Add(vec![member("2819c223"), member("08e1d05d")])
+                MemberOp::Add(vec![
+                    member_named("2819c223", "Babs Jensen"),
+                    member_named("08e1d05d", "James Smith")
+                ])
             ]
         );
     }
@@ -1627,7 +1641,10 @@ mod tests {
             out.member_ops,
             [
                 MemberOp::Clear,
-                MemberOp::Add(vec![member("2819c223"), member("08e1d05d")])
+                MemberOp::Add(vec![
+                    member_named("2819c223", "Babs Jensen"),
+                    member_named("08e1d05d", "James Smith")
+                ])
             ]
         );
     }
@@ -1824,7 +1841,10 @@ mod tests {
                 out.member_ops,
                 [
                     MemberOp::Remove(vec!["89bb1940-b905-4575-9e7f-6f887cfb368e".into()]),
-                    MemberOp::Add(vec![member("23a35c27-23d3-4c03-b4c5-6443c09e7173")])
+                    MemberOp::Add(vec![member_named(
+                        "23a35c27-23d3-4c03-b4c5-6443c09e7173",
+                        "test.user@okta.local"
+                    )])
                 ]
             );
             assert!(out.changed);
@@ -1846,7 +1866,10 @@ mod tests {
             out.member_ops,
             [
                 MemberOp::Clear,
-                MemberOp::Add(vec![member("23a35c27"), member("89bb1940")])
+                MemberOp::Add(vec![
+                    member_named("23a35c27", "test.user@okta.local"),
+                    member_named("89bb1940", "test.user@okta.local")
+                ])
             ]
         );
     }
@@ -2091,7 +2114,8 @@ mod tests {
             [
                 MemberOp::Add(vec![MemberRef {
                     value: "u1".into(),
-                    kind: Some(MemberKind::User)
+                    kind: Some(MemberKind::User),
+                    display: None,
                 }]),
                 MemberOp::Remove(vec!["u2".into()])
             ]

@@ -21,12 +21,26 @@ pub enum MemberKind {
     Group,
 }
 
-/// A group member as a client names it: the member's `id`, and optionally its type.
-/// `display` and `$ref` are derived on output, never trusted from input.
+/// A group member as a client names it: the member's `id`, optionally its type, and
+/// optionally a `display` name. `display` is immutable (RFC 7643 §2.4): a client-given one
+/// is kept as sent (Entra: "values sent should be stored in the same format"); without one,
+/// output shows the member's own name. `$ref` is always derived.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct MemberRef {
     pub value: String,
     pub kind: Option<MemberKind>,
+    pub display: Option<String>,
+}
+
+impl MemberRef {
+    /// A member named only by id.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self {
+            value: value.into(),
+            kind: None,
+            display: None,
+        }
+    }
 }
 
 /// A change to a group's member list, in request order. Storage applies these as row

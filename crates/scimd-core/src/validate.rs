@@ -161,23 +161,24 @@ pub fn members_from_value(value: &Value, mode: Mode) -> Result<Option<Vec<Member
     for item in items {
         let member = match item {
             Value::Null => continue,
-            Value::String(_) if !strict => MemberRef {
-                value: member_id(Some(item))?,
-                kind: None,
-            },
+            Value::String(_) if !strict => MemberRef::new(member_id(Some(item))?),
             Value::Object(o) => {
                 let mut id = None;
                 let mut kind = None;
+                let mut display = None;
                 for (k, v) in o {
                     if k.eq_ignore_ascii_case("value") {
                         id = Some(v);
                     } else if k.eq_ignore_ascii_case("type") {
                         kind = member_kind(v, mode)?;
+                    } else if k.eq_ignore_ascii_case("display") {
+                        display = member_display(v, mode)?;
                     }
                 }
                 MemberRef {
                     value: member_id(id)?,
                     kind,
+                    display,
                 }
             }
             _ => {
@@ -198,6 +199,18 @@ fn member_id(value: Option<&Value>) -> Result<String> {
         Some(Value::String(s)) if !s.trim().is_empty() => Ok(s.clone()),
         _ => Err(Error::invalid_value(
             "attribute 'members.value' is required and must be a non-empty string",
+        )),
+    }
+}
+
+fn member_display(value: &Value, mode: Mode) -> Result<Option<String>> {
+    match value {
+        Value::Null => Ok(None),
+        Value::String(s) if s.trim().is_empty() => Ok(None),
+        Value::String(s) => Ok(Some(s.clone())),
+        _ if mode == Mode::Compatible => Ok(None),
+        _ => Err(Error::invalid_value(
+            "attribute 'members.display' must be a string",
         )),
     }
 }
@@ -1651,15 +1664,18 @@ mod tests {
             vec![
                 MemberRef {
                     value: "u1".into(),
-                    kind: None
+                    kind: None,
+                    display: Some("x".into()),
                 },
                 MemberRef {
                     value: "g2".into(),
-                    kind: Some(MemberKind::Group)
+                    kind: Some(MemberKind::Group),
+                    display: None,
                 },
                 MemberRef {
                     value: "u3".into(),
-                    kind: Some(MemberKind::User)
+                    kind: Some(MemberKind::User),
+                    display: None,
                 },
             ]
         );
@@ -1690,11 +1706,13 @@ mod tests {
             vec![
                 MemberRef {
                     value: "u9".into(),
-                    kind: None
+                    kind: None,
+                    display: None,
                 },
                 MemberRef {
                     value: "u8".into(),
-                    kind: None
+                    kind: None,
+                    display: None,
                 }
             ]
         );
@@ -1711,7 +1729,8 @@ mod tests {
             n.members.unwrap(),
             vec![MemberRef {
                 value: "u7".into(),
-                kind: None
+                kind: None,
+                display: None,
             }]
         );
         for mode in BOTH {
@@ -2012,7 +2031,8 @@ mod tests {
                 n.members,
                 Some(vec![MemberRef {
                     value: "23a35c27-23d3-4c03-b4c5-6443c09e7173".into(),
-                    kind: None
+                    kind: None,
+                    display: Some("test.user@okta.local".into()),
                 }])
             );
         }
