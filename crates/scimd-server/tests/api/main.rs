@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 mod auth;
+mod bulk;
 mod cli;
 mod discovery;
 mod errors;
