@@ -162,6 +162,9 @@ fn placeholders(from: usize, count: usize) -> String {
         .join(", ")
 }
 
+/// A member row to write: the member's sequence and the client's `display`, if any.
+type MemberRow = (i64, Option<String>);
+
 /// Resolves member ids (Users or Groups of the tenant) to row sequences, in order, without
 /// duplicates. A missing member, or one of another type than the client said, is
 /// [`StoreError::MemberNotFound`].
@@ -169,7 +172,7 @@ async fn resolve_members(
     conn: &mut SqliteConnection,
     tenant: TenantId,
     refs: &[MemberRef],
-) -> Result<Vec<i64>, StoreError> {
+) -> Result<Vec<MemberRow>, StoreError> {
     let mut found: HashMap<String, (i64, i64)> = HashMap::new();
     let ids: Vec<&str> = refs
         .iter()
@@ -206,7 +209,7 @@ async fn resolve_members(
         match found.get(&r.value) {
             Some(&(seq, code)) if wanted.is_none_or(|w| w == code) => {
                 if seen.insert(seq) {
-                    seqs.push(seq);
+                    seqs.push((seq, r.display.clone()));
                 }
             }
             _ => {
@@ -219,27 +222,27 @@ async fn resolve_members(
     Ok(seqs)
 }
 
-/// Inserts membership rows; returns how many were new.
+/// Inserts membership rows (an existing member keeps its row); returns how many were new.
 async fn insert_members(
     conn: &mut SqliteConnection,
     tenant: TenantId,
     group_seq: i64,
-    seqs: &[i64],
+    rows: &[MemberRow],
 ) -> Result<u64, StoreError> {
     let mut inserted = 0;
-    for chunk in seqs.chunks(CHUNK) {
+    for chunk in rows.chunks(CHUNK / 2) {
         let values: Vec<String> = (0..chunk.len())
-            .map(|i| format!("(?1, ?2, ?{})", i + 3))
+            .map(|i| format!("(?1, ?2, ?{}, ?{})", 2 * i + 3, 2 * i + 4))
             .collect();
         let sql = format!(
-            "INSERT OR IGNORE INTO members (tenant_id, group_seq, member_seq) VALUES {}",
+            "INSERT OR IGNORE INTO members (tenant_id, group_seq, member_seq, display) VALUES {}",
             values.join(", ")
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(tenant.0)
             .bind(group_seq);
-        for seq in chunk {
-            q = q.bind(*seq);
+        for (seq, display) in chunk {
+            q = q.bind(*seq).bind(display.clone());
         }
         inserted += q
             .execute(&mut *conn)
@@ -319,7 +322,8 @@ async fn load_into(
         let mut by_group: HashMap<i64, Vec<Member>> = HashMap::new();
         for chunk in groups.chunks(CHUNK) {
             let sql = format!(
-                "SELECT m.group_seq AS owner, x.id AS id, x.kind AS kind, x.display AS display \
+                "SELECT m.group_seq AS owner, x.id AS id, x.kind AS kind, \
+                 COALESCE(m.display, x.display) AS display \
                  FROM members m JOIN resources x ON x.seq = m.member_seq \
                  WHERE m.group_seq IN ({}) ORDER BY m.group_seq, x.seq",
                 placeholders(1, chunk.len())
@@ -614,11 +618,11 @@ pub(crate) async fn replace(
                 .map(|row| row.try_get::<i64, _>("member_seq"))
                 .collect::<Result<_, _>>()
                 .map_err(backend)?;
-        let wanted_set: HashSet<i64> = wanted.iter().copied().collect();
+        let wanted_set: HashSet<i64> = wanted.iter().map(|(seq, _)| *seq).collect();
         let gone: Vec<i64> = current.difference(&wanted_set).copied().collect();
-        let new: Vec<i64> = wanted
+        let new: Vec<MemberRow> = wanted
             .into_iter()
-            .filter(|s| !current.contains(s))
+            .filter(|(seq, _)| !current.contains(seq))
             .collect();
         let removed = remove_members_by_seq(&mut tx, cur.seq, &gone).await?;
         let added = insert_members(&mut tx, tenant, cur.seq, &new).await?;

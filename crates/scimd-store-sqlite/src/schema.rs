@@ -86,6 +86,8 @@ CREATE TABLE members (
     tenant_id   INTEGER NOT NULL,
     group_seq   INTEGER NOT NULL REFERENCES resources(seq) ON DELETE CASCADE,
     member_seq  INTEGER NOT NULL REFERENCES resources(seq) ON DELETE CASCADE,
+    -- The client's members[].display, kept as sent; NULL shows the member's own name.
+    display     TEXT,
     PRIMARY KEY (group_seq, member_seq)
 ) WITHOUT ROWID;
 CREATE INDEX members_member ON members(member_seq);

@@ -70,6 +70,7 @@ pub fn group(id: &str, name: &str, members: &[&str]) -> NewResource {
             .map(|m| MemberRef {
                 value: (*m).into(),
                 kind: None,
+                display: None,
             })
             .collect(),
         password_hash: None,
@@ -81,6 +82,7 @@ pub fn mref(id: &str) -> MemberRef {
     MemberRef {
         value: id.into(),
         kind: None,
+        display: None,
     }
 }
 
@@ -501,6 +503,7 @@ pub async fn group_members_add_remove_clear_replace<S: Store>(s: &S) {
     typed.members = vec![MemberRef {
         value: "u1".into(),
         kind: Some(MemberKind::Group),
+        display: None,
     }];
     assert!(matches!(
         s.create(t, typed).await,
@@ -678,6 +681,60 @@ pub async fn group_members_add_remove_clear_replace<S: Store>(s: &S) {
 }
 
 /// Filters on columns (id, externalId, meta) and index rows (value paths, extensions, booleans).
+/// A client-given `members[].display` is kept as sent (RFC 7643 §2.4: immutable) on create,
+/// add and replace; without one, the member's own display shows.
+pub async fn member_display_is_kept_as_sent<S: Store>(s: &S) {
+    let t = tenant(s, "acme").await;
+    for (id, name) in [("u1", "ann"), ("u2", "bob")] {
+        s.create(t, user(id, name, json!({}))).await.unwrap();
+    }
+    let named = |id: &str, display: &str| MemberRef {
+        display: Some(display.into()),
+        ..MemberRef::new(id)
+    };
+    let mut g = group("g1", "Staff", &[]);
+    g.members = vec![named("u1", "Ann A."), MemberRef::new("u2")];
+    let created = s.create(t, g).await.unwrap();
+    let shown = |r: &crate::StoredResource| -> Vec<(String, Option<String>)> {
+        r.members
+            .as_ref()
+            .unwrap()
+            .iter()
+            .map(|m| (m.value.clone(), m.display.clone()))
+            .collect()
+    };
+    assert_eq!(
+        shown(&created),
+        [
+            ("u1".to_owned(), Some("Ann A.".to_owned())),
+            ("u2".to_owned(), Some("bob".to_owned()))
+        ]
+    );
+    // Clear, then add with a display: the new display is what reads back.
+    let updated = s
+        .update(
+            t,
+            ResourceKind::Group,
+            "g1",
+            created.version,
+            Update {
+                document: None,
+                unique_key: None,
+                external_id: None,
+                display: None,
+                member_ops: vec![MemberOp::Clear, MemberOp::Add(vec![named("u2", "Bobby")])],
+                password_hash: None,
+            },
+            Load::ALL,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        shown(&updated),
+        [("u2".to_owned(), Some("Bobby".to_owned()))]
+    );
+}
+
 pub async fn filters_on_columns_and_values<S: Store>(s: &S) {
     let t = tenant(s, "acme").await;
     s.create(
@@ -1038,6 +1095,7 @@ macro_rules! conformance_tests {
             tenants_are_isolated,
             tenant_settings_and_credentials,
             group_members_add_remove_clear_replace,
+            member_display_is_kept_as_sent,
             filters_on_columns_and_values,
             index_pages_are_stable_with_totals,
             cursor_pages_walk_forward_and_back,
