@@ -119,8 +119,8 @@ pub async fn run<S: Store>(svc: &Service<'_, S>, request: &BulkRequest) -> Vec<B
                     break;
                 };
                 let failure = Failure::conflict(
-                    "the bulkId references of this operation form a cycle that cannot be \
-                     resolved (RFC 7644 §3.7.1)",
+                    "this operation waits on a circular chain of bulkId references that \
+                     cannot be resolved (RFC 7644 §3.7.1)",
                 );
                 (failed(op, None, failure), None)
             }
