@@ -11,10 +11,11 @@ if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import scim2_tester, 
 fi
 
 cargo build --quiet --bin scimd
+scimd="${CARGO_TARGET_DIR:-target}/debug/scimd"
 data=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 token="scimd_compliance_$(python3 -c 'import secrets; print(secrets.token_hex(16))')"
-SCIMD_BOOTSTRAP_TOKEN="$token" target/debug/scimd serve --listen "127.0.0.1:$port" --data-dir "$data" \
+SCIMD_BOOTSTRAP_TOKEN="$token" "$scimd" serve --listen "127.0.0.1:$port" --data-dir "$data" \
   >"$data/scimd.log" 2>&1 &
 pid=$!
 cleanup() { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$data"; }
