@@ -1,0 +1,1092 @@
+//! Users and Groups in PostgreSQL: writes (with their index rows, memberships and counts, each
+//! in one transaction) and listings (RFC 7644 §3.4.2: filter, sort, index and cursor pages).
+//!
+//! Correct with several scimd nodes on one database, under READ COMMITTED:
+//! - a write locks the resource row (`SELECT … FOR UPDATE`) before checking its version, so
+//!   two nodes PATCHing one Group serialise on that row and the second sees the first's
+//!   version (`VersionMismatch`, and the server's PATCH loop re-reads); the version bump is
+//!   additionally conditional (`UPDATE … WHERE version = $n`);
+//! - uniqueness is the unique indexes' job (SQLSTATE 23505, mapped by constraint name);
+//! - members being added are locked `FOR KEY SHARE`, so a concurrent delete of a member
+//!   waits instead of leaving a dangling membership; a delete locks the Groups containing
+//!   the resource before the resource itself, the order Group updates take them in;
+//! - `resource_counts` is split into [`COUNT_SHARDS`] rows per tenant and kind, so
+//!   concurrent creates in one tenant do not all queue on one counter row.
+
+use std::collections::{HashMap, HashSet};
+
+use scimd_core::datetime::format_rfc3339;
+use scimd_core::schema::{ResourceKind, ResourceType};
+use scimd_core::{MemberKind, MemberOp, MemberRef};
+use scimd_store::cursor::{Cursor, fingerprint};
+use scimd_store::index::{IndexRow, index_rows};
+use scimd_store::sql::{
+    Position, Postgres, Scope, SqlBuilder, SqlValue, kind_code, kind_from_code, order_by,
+    push_filter, push_keyset, sort_key,
+};
+use scimd_store::{
+    Document, GroupRef, Load, Member, NewResource, Page, Query, QueryResult, Replacement,
+    StoreError, StoredResource, TenantId, Update,
+};
+use sqlx::postgres::PgRow;
+use sqlx::{PgConnection, Row};
+
+use crate::{PostgresStore, backend, bind_all, now_micros};
+
+/// Columns of a resource row, as read by [`resource_from_row`].
+const COLS: &str = "r.seq, r.kind, r.id, r.version, r.created, r.modified, r.data, r.password_hash";
+
+/// Values per multi-row statement, well below SQLite's limit on bound parameters.
+const CHUNK: usize = 400;
+
+/// Rows per tenant and kind in `resource_counts`; a resource counts on shard `seq % 16`.
+pub(crate) const COUNT_SHARDS: i64 = 16;
+
+fn resource_type(store: &PostgresStore, kind: ResourceKind) -> Result<&ResourceType, StoreError> {
+    store
+        .registry()
+        .resource_type_of(kind)
+        .ok_or_else(|| StoreError::Backend(format!("no resource type for {}", kind.as_str())))
+}
+
+/// Maps a failed resource write: unique indexes to [`StoreError::UniqueViolation`], a
+/// missing tenant to [`StoreError::TenantNotFound`].
+fn write_error(e: sqlx::Error, kind: ResourceKind) -> StoreError {
+    if let sqlx::Error::Database(db) = &e {
+        if db.is_unique_violation() {
+            let attribute = if db.constraint() == Some("resources_unique_key") {
+                match kind {
+                    ResourceKind::User => "userName",
+                    ResourceKind::Group => "displayName",
+                }
+            } else {
+                "id"
+            };
+            return StoreError::UniqueViolation {
+                attribute: attribute.into(),
+            };
+        }
+        if db.is_foreign_key_violation() && db.constraint() == Some("resources_tenant_id_fkey") {
+            return StoreError::TenantNotFound;
+        }
+    }
+    backend(e)
+}
+
+fn parse_document(data: &str) -> Result<Document, StoreError> {
+    serde_json::from_str(data).map_err(|e| StoreError::Backend(format!("stored document: {e}")))
+}
+
+fn resource_from_row(row: &PgRow) -> Result<StoredResource, StoreError> {
+    let code: i64 = row.try_get("kind").map_err(backend)?;
+    let data: String = row.try_get("data").map_err(backend)?;
+    Ok(StoredResource {
+        seq: row.try_get("seq").map_err(backend)?,
+        kind: kind_from_code(code)
+            .ok_or_else(|| StoreError::Backend(format!("unknown resource kind {code}")))?,
+        id: row.try_get("id").map_err(backend)?,
+        version: row.try_get("version").map_err(backend)?,
+        created: row.try_get("created").map_err(backend)?,
+        modified: row.try_get("modified").map_err(backend)?,
+        document: parse_document(&data)?,
+        members: None,
+        groups: None,
+        password_hash: row.try_get("password_hash").map_err(backend)?,
+    })
+}
+
+/// What is stored beside a document: its index rows and derived columns.
+struct Derived {
+    rows: Vec<IndexRow>,
+    sort_name: Option<String>,
+    display_key: Option<String>,
+    data: String,
+}
+
+fn derive(
+    store: &PostgresStore,
+    kind: ResourceKind,
+    document: &Document,
+    display: Option<&str>,
+) -> Result<Derived, StoreError> {
+    let rt = resource_type(store, kind)?;
+    let rows = index_rows(store.registry(), rt, document);
+    // userName (Users) and displayName (Groups) sort through an indexed column holding the
+    // same key as their index row.
+    let sort_path = match kind {
+        ResourceKind::User => "username",
+        ResourceKind::Group => "displayname",
+    };
+    let sort_name = rows
+        .iter()
+        .find(|r| r.path == sort_path && r.elem == 0)
+        .and_then(|r| r.text.clone());
+    Ok(Derived {
+        rows,
+        sort_name,
+        display_key: display.map(str::to_lowercase),
+        data: serde_json::Value::Object(document.clone()).to_string(),
+    })
+}
+
+async fn insert_index(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    kind: ResourceKind,
+    seq: i64,
+    rows: &[IndexRow],
+) -> Result<(), StoreError> {
+    for chunk in rows.chunks(CHUNK / 4) {
+        let mut sql = String::from(
+            "INSERT INTO attr_index (tenant_id, kind, seq, path, elem, v_text, v_num) VALUES ",
+        );
+        let mut n = 3;
+        for (i, _) in chunk.iter().enumerate() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!(
+                "($1, $2, $3, ${}, ${}, ${}, ${})",
+                n + 1,
+                n + 2,
+                n + 3,
+                n + 4
+            ));
+            n += 4;
+        }
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(tenant.0)
+            .bind(kind_code(kind))
+            .bind(seq);
+        for row in chunk {
+            q = q
+                .bind(row.path.clone())
+                .bind(row.elem)
+                .bind(row.text.clone())
+                .bind(row.num);
+        }
+        q.execute(&mut *conn).await.map_err(backend)?;
+    }
+    Ok(())
+}
+
+fn placeholders(from: usize, count: usize) -> String {
+    (from..from + count)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A member row to write: the member's sequence and the client's `display`, if any.
+type MemberRow = (i64, Option<String>);
+
+/// Resolves member ids (Users or Groups of the tenant) to row sequences, in order, without
+/// duplicates. A missing member, or one of another type than the client said, is
+/// [`StoreError::MemberNotFound`].
+async fn resolve_members(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    refs: &[MemberRef],
+) -> Result<Vec<MemberRow>, StoreError> {
+    let mut found: HashMap<String, (i64, i64)> = HashMap::new();
+    let ids: Vec<&str> = refs
+        .iter()
+        .map(|r| r.value.as_str())
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    for chunk in ids.chunks(CHUNK) {
+        let sql = format!(
+            "SELECT seq, id, kind FROM resources WHERE tenant_id = $1 AND kind IN (1, 2) AND id IN ({}) \
+             ORDER BY seq FOR KEY SHARE",
+            placeholders(2, chunk.len())
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(tenant.0);
+        for id in chunk {
+            q = q.bind(*id);
+        }
+        for row in q.fetch_all(&mut *conn).await.map_err(backend)? {
+            found.insert(
+                row.try_get("id").map_err(backend)?,
+                (
+                    row.try_get("seq").map_err(backend)?,
+                    row.try_get("kind").map_err(backend)?,
+                ),
+            );
+        }
+    }
+    let mut seen = HashSet::new();
+    let mut seqs = Vec::new();
+    for r in refs {
+        let wanted = r.kind.map(|k| match k {
+            MemberKind::User => kind_code(ResourceKind::User),
+            MemberKind::Group => kind_code(ResourceKind::Group),
+        });
+        match found.get(&r.value) {
+            Some(&(seq, code)) if wanted.is_none_or(|w| w == code) => {
+                if seen.insert(seq) {
+                    seqs.push((seq, r.display.clone()));
+                }
+            }
+            _ => {
+                return Err(StoreError::MemberNotFound {
+                    value: r.value.clone(),
+                });
+            }
+        }
+    }
+    Ok(seqs)
+}
+
+/// Inserts membership rows (an existing member keeps its row); returns how many were new.
+/// `ON CONFLICT DO NOTHING`: a row another transaction inserted concurrently counts as there.
+async fn insert_members(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    group_seq: i64,
+    rows: &[MemberRow],
+) -> Result<u64, StoreError> {
+    let mut inserted = 0;
+    for chunk in rows.chunks(CHUNK / 2) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|i| format!("($1, $2, ${}, ${})", 2 * i + 3, 2 * i + 4))
+            .collect();
+        let sql = format!(
+            "INSERT INTO members (tenant_id, group_seq, member_seq, display) VALUES {} ON CONFLICT DO NOTHING",
+            values.join(", ")
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(tenant.0)
+            .bind(group_seq);
+        for (seq, display) in chunk {
+            q = q.bind(*seq).bind(display.clone());
+        }
+        inserted += q
+            .execute(&mut *conn)
+            .await
+            .map_err(backend)?
+            .rows_affected();
+    }
+    Ok(inserted)
+}
+
+/// Deletes membership rows of `group_seq` whose member has one of `ids`; returns how many.
+async fn remove_members_by_id(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    group_seq: i64,
+    ids: &[String],
+) -> Result<u64, StoreError> {
+    let mut deleted = 0;
+    for chunk in ids.chunks(CHUNK) {
+        let sql = format!(
+            "DELETE FROM members WHERE group_seq = $1 AND member_seq IN \
+             (SELECT seq FROM resources WHERE tenant_id = $2 AND kind IN (1, 2) AND id IN ({}))",
+            placeholders(3, chunk.len())
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(group_seq)
+            .bind(tenant.0);
+        for id in chunk {
+            q = q.bind(id.clone());
+        }
+        deleted += q
+            .execute(&mut *conn)
+            .await
+            .map_err(backend)?
+            .rows_affected();
+    }
+    Ok(deleted)
+}
+
+async fn remove_members_by_seq(
+    conn: &mut PgConnection,
+    group_seq: i64,
+    seqs: &[i64],
+) -> Result<u64, StoreError> {
+    let mut deleted = 0;
+    for chunk in seqs.chunks(CHUNK) {
+        let sql = format!(
+            "DELETE FROM members WHERE group_seq = $1 AND member_seq IN ({})",
+            placeholders(2, chunk.len())
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(group_seq);
+        for seq in chunk {
+            q = q.bind(*seq);
+        }
+        deleted += q
+            .execute(&mut *conn)
+            .await
+            .map_err(backend)?
+            .rows_affected();
+    }
+    Ok(deleted)
+}
+
+/// Fills `members` / `groups` of a page of resources with one query per chunk of rows (not
+/// one per resource). `display` comes from the other resource's display column.
+async fn load_into(
+    conn: &mut PgConnection,
+    resources: &mut [StoredResource],
+    load: Load,
+) -> Result<(), StoreError> {
+    if load.members {
+        let groups: Vec<i64> = resources
+            .iter()
+            .filter(|r| r.kind == ResourceKind::Group)
+            .map(|r| r.seq)
+            .collect();
+        let mut by_group: HashMap<i64, Vec<Member>> = HashMap::new();
+        for chunk in groups.chunks(CHUNK) {
+            let sql = format!(
+                "SELECT m.group_seq AS owner, x.id AS id, x.kind AS kind, \
+                 COALESCE(m.display, x.display) AS display \
+                 FROM members m JOIN resources x ON x.seq = m.member_seq \
+                 WHERE m.group_seq IN ({}) ORDER BY m.group_seq, x.seq",
+                placeholders(1, chunk.len())
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for seq in chunk {
+                q = q.bind(*seq);
+            }
+            for row in q.fetch_all(&mut *conn).await.map_err(backend)? {
+                let code: i64 = row.try_get("kind").map_err(backend)?;
+                by_group
+                    .entry(row.try_get("owner").map_err(backend)?)
+                    .or_default()
+                    .push(Member {
+                        value: row.try_get("id").map_err(backend)?,
+                        kind: if code == kind_code(ResourceKind::Group) {
+                            MemberKind::Group
+                        } else {
+                            MemberKind::User
+                        },
+                        display: row.try_get("display").map_err(backend)?,
+                    });
+            }
+        }
+        for r in resources.iter_mut() {
+            if r.kind == ResourceKind::Group {
+                r.members = Some(by_group.remove(&r.seq).unwrap_or_default());
+            }
+        }
+    }
+    if load.groups {
+        let seqs: Vec<i64> = resources.iter().map(|r| r.seq).collect();
+        let mut by_member: HashMap<i64, Vec<GroupRef>> = HashMap::new();
+        for chunk in seqs.chunks(CHUNK) {
+            let sql = format!(
+                "SELECT m.member_seq AS owner, g.id AS id, g.display AS display \
+                 FROM members m JOIN resources g ON g.seq = m.group_seq \
+                 WHERE m.member_seq IN ({}) ORDER BY m.member_seq, g.seq",
+                placeholders(1, chunk.len())
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for seq in chunk {
+                q = q.bind(*seq);
+            }
+            for row in q.fetch_all(&mut *conn).await.map_err(backend)? {
+                by_member
+                    .entry(row.try_get("owner").map_err(backend)?)
+                    .or_default()
+                    .push(GroupRef {
+                        value: row.try_get("id").map_err(backend)?,
+                        display: row.try_get("display").map_err(backend)?,
+                    });
+            }
+        }
+        for r in resources.iter_mut() {
+            r.groups = Some(by_member.remove(&r.seq).unwrap_or_default());
+        }
+    }
+    Ok(())
+}
+
+async fn fetch_by_seq(
+    conn: &mut PgConnection,
+    seq: i64,
+    load: Load,
+) -> Result<StoredResource, StoreError> {
+    let sql = format!("SELECT {COLS} FROM resources r WHERE r.seq = $1");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(seq)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(backend)?
+        .ok_or(StoreError::NotFound)?;
+    let mut out = [resource_from_row(&row)?];
+    load_into(conn, &mut out, load).await?;
+    let [r] = out;
+    Ok(r)
+}
+
+/// The current state of a resource, for a write.
+struct Located {
+    seq: i64,
+    version: i64,
+    document: Document,
+    unique_key: Option<String>,
+    external_id: Option<String>,
+    display: Option<String>,
+}
+
+async fn locate(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    kind: ResourceKind,
+    id: &str,
+) -> Result<Located, StoreError> {
+    let row = sqlx::query(
+        "SELECT seq, version, data, unique_key, external_id, display FROM resources \
+         WHERE tenant_id = $1 AND kind = $2 AND id = $3 FOR UPDATE",
+    )
+    .bind(tenant.0)
+    .bind(kind_code(kind))
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(backend)?
+    .ok_or(StoreError::NotFound)?;
+    let data: String = row.try_get("data").map_err(backend)?;
+    Ok(Located {
+        seq: row.try_get("seq").map_err(backend)?,
+        version: row.try_get("version").map_err(backend)?,
+        document: parse_document(&data)?,
+        unique_key: row.try_get("unique_key").map_err(backend)?,
+        external_id: row.try_get("external_id").map_err(backend)?,
+        display: row.try_get("display").map_err(backend)?,
+    })
+}
+
+/// Rewrites the document, its derived columns and its index rows.
+#[allow(clippy::too_many_arguments)]
+async fn write_document(
+    store: &PostgresStore,
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    kind: ResourceKind,
+    seq: i64,
+    document: &Document,
+    unique_key: Option<&str>,
+    external_id: Option<&str>,
+    display: Option<&str>,
+) -> Result<(), StoreError> {
+    let d = derive(store, kind, document, display)?;
+    sqlx::query(
+        "UPDATE resources SET unique_key = $1, external_id = $2, display = $3, display_key = $4, \
+         sort_name = $5, data = $6 WHERE seq = $7",
+    )
+    .bind(unique_key)
+    .bind(external_id)
+    .bind(display)
+    .bind(d.display_key)
+    .bind(d.sort_name)
+    .bind(d.data)
+    .bind(seq)
+    .execute(&mut *conn)
+    .await
+    .map_err(|e| write_error(e, kind))?;
+    sqlx::query("DELETE FROM attr_index WHERE seq = $1")
+        .bind(seq)
+        .execute(&mut *conn)
+        .await
+        .map_err(backend)?;
+    insert_index(conn, tenant, kind, seq, &d.rows).await
+}
+
+async fn bump_version(conn: &mut PgConnection, seq: i64, version: i64) -> Result<(), StoreError> {
+    let now = now_micros();
+    // The row is locked since `locate`; the condition guards the invariant regardless.
+    let done = sqlx::query(
+        "UPDATE resources SET version = version + 1, modified = $1, modified_us = $2 \
+         WHERE seq = $3 AND version = $4",
+    )
+    .bind(format_rfc3339(now))
+    .bind(now)
+    .bind(seq)
+    .bind(version)
+    .execute(&mut *conn)
+    .await
+    .map_err(backend)?;
+    if done.rows_affected() == 0 {
+        let current: Option<i64> =
+            sqlx::query_scalar("SELECT version FROM resources WHERE seq = $1")
+                .bind(seq)
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(backend)?;
+        return Err(match current {
+            Some(current) => StoreError::VersionMismatch { current },
+            None => StoreError::NotFound,
+        });
+    }
+    Ok(())
+}
+
+/// Adds `delta` to the resource count of `tenant` and `kind`, on the shard of `seq`.
+async fn count(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    kind: ResourceKind,
+    seq: i64,
+    delta: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO resource_counts (tenant_id, kind, shard, n) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (tenant_id, kind, shard) DO UPDATE SET n = resource_counts.n + EXCLUDED.n",
+    )
+    .bind(tenant.0)
+    .bind(kind_code(kind))
+    .bind(seq.rem_euclid(COUNT_SHARDS))
+    .bind(delta)
+    .execute(&mut *conn)
+    .await
+    .map_err(backend)?;
+    Ok(())
+}
+
+pub(crate) async fn create(
+    store: &PostgresStore,
+    tenant: TenantId,
+    new: NewResource,
+) -> Result<StoredResource, StoreError> {
+    let kind = new.kind;
+    let d = derive(store, kind, &new.document, new.display.as_deref())?;
+    let now = now_micros();
+    let stamp = format_rfc3339(now);
+    let mut tx = store.begin().await?;
+    let row = sqlx::query(
+        "INSERT INTO resources (tenant_id, kind, id, unique_key, external_id, display, display_key, \
+         sort_name, version, created, created_us, modified, modified_us, data, password_hash) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9, $10, $9, $10, $11, $12) RETURNING seq",
+    )
+    .bind(tenant.0)
+    .bind(kind_code(kind))
+    .bind(&new.id)
+    .bind(&new.unique_key)
+    .bind(&new.external_id)
+    .bind(&new.display)
+    .bind(d.display_key)
+    .bind(d.sort_name)
+    .bind(&stamp)
+    .bind(now)
+    .bind(d.data)
+    .bind(&new.password_hash)
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(|e| write_error(e, kind))?;
+    let seq: i64 = row.try_get("seq").map_err(backend)?;
+    insert_index(&mut tx, tenant, kind, seq, &d.rows).await?;
+    if kind == ResourceKind::Group && !new.members.is_empty() {
+        let seqs = resolve_members(&mut tx, tenant, &new.members).await?;
+        insert_members(&mut tx, tenant, seq, &seqs).await?;
+    }
+    // Last, so the counter shard is locked for as short a time as possible.
+    count(&mut tx, tenant, kind, seq, 1).await?;
+    let created = fetch_by_seq(&mut tx, seq, Load::ALL).await?;
+    tx.commit().await.map_err(backend)?;
+    Ok(created)
+}
+
+pub(crate) async fn get(
+    store: &PostgresStore,
+    tenant: TenantId,
+    kind: ResourceKind,
+    id: &str,
+    load: Load,
+) -> Result<Option<StoredResource>, StoreError> {
+    let mut conn = store.inner.pool.acquire().await.map_err(backend)?;
+    let sql = format!(
+        "SELECT {COLS} FROM resources r WHERE r.tenant_id = $1 AND r.kind = $2 AND r.id = $3"
+    );
+    let Some(row) = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(tenant.0)
+        .bind(kind_code(kind))
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(backend)?
+    else {
+        return Ok(None);
+    };
+    let mut out = [resource_from_row(&row)?];
+    load_into(&mut conn, &mut out, load).await?;
+    let [r] = out;
+    Ok(Some(r))
+}
+
+pub(crate) async fn replace(
+    store: &PostgresStore,
+    tenant: TenantId,
+    kind: ResourceKind,
+    id: &str,
+    expected_version: Option<i64>,
+    rep: Replacement,
+    load: Load,
+) -> Result<StoredResource, StoreError> {
+    let mut tx = store.begin().await?;
+    let cur = locate(&mut tx, tenant, kind, id).await?;
+    if let Some(expected) = expected_version
+        && expected != cur.version
+    {
+        return Err(StoreError::VersionMismatch {
+            current: cur.version,
+        });
+    }
+    let mut changed = false;
+    if cur.document != rep.document
+        || cur.unique_key != rep.unique_key
+        || cur.external_id != rep.external_id
+        || cur.display != rep.display
+    {
+        write_document(
+            store,
+            &mut tx,
+            tenant,
+            kind,
+            cur.seq,
+            &rep.document,
+            rep.unique_key.as_deref(),
+            rep.external_id.as_deref(),
+            rep.display.as_deref(),
+        )
+        .await?;
+        changed = true;
+    }
+    if let (ResourceKind::Group, Some(members)) = (kind, &rep.members) {
+        let wanted = resolve_members(&mut tx, tenant, members).await?;
+        let current: HashSet<i64> =
+            sqlx::query("SELECT member_seq FROM members WHERE group_seq = $1")
+                .bind(cur.seq)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(backend)?
+                .iter()
+                .map(|row| row.try_get::<i64, _>("member_seq"))
+                .collect::<Result<_, _>>()
+                .map_err(backend)?;
+        let wanted_set: HashSet<i64> = wanted.iter().map(|(seq, _)| *seq).collect();
+        let gone: Vec<i64> = current.difference(&wanted_set).copied().collect();
+        let new: Vec<MemberRow> = wanted
+            .into_iter()
+            .filter(|(seq, _)| !current.contains(seq))
+            .collect();
+        let removed = remove_members_by_seq(&mut tx, cur.seq, &gone).await?;
+        let added = insert_members(&mut tx, tenant, cur.seq, &new).await?;
+        changed |= removed + added > 0;
+    }
+    if let Some(hash) = &rep.password_hash {
+        set_password(&mut tx, cur.seq, hash).await?;
+        changed = true;
+    }
+    if changed {
+        bump_version(&mut tx, cur.seq, cur.version).await?;
+    }
+    let out = fetch_by_seq(&mut tx, cur.seq, load).await?;
+    tx.commit().await.map_err(backend)?;
+    Ok(out)
+}
+
+async fn set_password(conn: &mut PgConnection, seq: i64, hash: &str) -> Result<(), StoreError> {
+    sqlx::query("UPDATE resources SET password_hash = $1 WHERE seq = $2")
+        .bind(hash)
+        .bind(seq)
+        .execute(&mut *conn)
+        .await
+        .map_err(backend)?;
+    Ok(())
+}
+
+pub(crate) async fn update(
+    store: &PostgresStore,
+    tenant: TenantId,
+    kind: ResourceKind,
+    id: &str,
+    expected_version: i64,
+    up: Update,
+    load: Load,
+) -> Result<StoredResource, StoreError> {
+    let mut tx = store.begin().await?;
+    let cur = locate(&mut tx, tenant, kind, id).await?;
+    if cur.version != expected_version {
+        return Err(StoreError::VersionMismatch {
+            current: cur.version,
+        });
+    }
+    let mut changed = false;
+    if let Some(document) = &up.document
+        && (cur.document != *document
+            || cur.unique_key != up.unique_key
+            || cur.external_id != up.external_id
+            || cur.display != up.display)
+    {
+        write_document(
+            store,
+            &mut tx,
+            tenant,
+            kind,
+            cur.seq,
+            document,
+            up.unique_key.as_deref(),
+            up.external_id.as_deref(),
+            up.display.as_deref(),
+        )
+        .await?;
+        changed = true;
+    }
+    if kind == ResourceKind::Group {
+        for op in &up.member_ops {
+            let n = match op {
+                MemberOp::Add(refs) => {
+                    let seqs = resolve_members(&mut tx, tenant, refs).await?;
+                    insert_members(&mut tx, tenant, cur.seq, &seqs).await?
+                }
+                MemberOp::Remove(ids) => {
+                    remove_members_by_id(&mut tx, tenant, cur.seq, ids).await?
+                }
+                MemberOp::Clear => sqlx::query("DELETE FROM members WHERE group_seq = $1")
+                    .bind(cur.seq)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend)?
+                    .rows_affected(),
+            };
+            changed |= n > 0;
+        }
+    }
+    if let Some(hash) = &up.password_hash {
+        set_password(&mut tx, cur.seq, hash).await?;
+        changed = true;
+    }
+    if changed {
+        bump_version(&mut tx, cur.seq, cur.version).await?;
+    }
+    let out = fetch_by_seq(&mut tx, cur.seq, load).await?;
+    tx.commit().await.map_err(backend)?;
+    Ok(out)
+}
+
+pub(crate) async fn delete(
+    store: &PostgresStore,
+    tenant: TenantId,
+    kind: ResourceKind,
+    id: &str,
+    expected_version: Option<i64>,
+) -> Result<(), StoreError> {
+    let mut tx = store.begin().await?;
+    // Groups first, then the resource: the order in which Group updates lock them.
+    sqlx::query(
+        "SELECT g.seq FROM resources g WHERE g.seq IN (SELECT m.group_seq FROM members m \
+         JOIN resources x ON x.seq = m.member_seq WHERE x.tenant_id = $1 AND x.kind = $2 AND x.id = $3) \
+         ORDER BY g.seq FOR UPDATE",
+    )
+    .bind(tenant.0)
+    .bind(kind_code(kind))
+    .bind(id)
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(backend)?;
+    let cur = locate(&mut tx, tenant, kind, id).await?;
+    if let Some(expected) = expected_version
+        && expected != cur.version
+    {
+        return Err(StoreError::VersionMismatch {
+            current: cur.version,
+        });
+    }
+    // Groups that lose this member change: new version, so their ETags change.
+    let now = now_micros();
+    sqlx::query(
+        "UPDATE resources SET version = version + 1, modified = $1, modified_us = $2 \
+         WHERE seq IN (SELECT group_seq FROM members WHERE member_seq = $3)",
+    )
+    .bind(format_rfc3339(now))
+    .bind(now)
+    .bind(cur.seq)
+    .execute(&mut *tx)
+    .await
+    .map_err(backend)?;
+    // Index rows and memberships in both directions go by ON DELETE CASCADE.
+    sqlx::query("DELETE FROM resources WHERE seq = $1")
+        .bind(cur.seq)
+        .execute(&mut *tx)
+        .await
+        .map_err(backend)?;
+    count(&mut tx, tenant, kind, cur.seq, -1).await?;
+    tx.commit().await.map_err(backend)?;
+    Ok(())
+}
+
+/// The SQL of one listing page.
+struct Plan {
+    /// `SELECT COUNT(*)` for a filtered listing; `None` reads `resource_counts`.
+    count: Option<(String, Vec<SqlValue>)>,
+    page: String,
+    binds: Vec<SqlValue>,
+    /// Set for cursor pages.
+    cursor: Option<CursorPlan>,
+    numeric_sort: bool,
+}
+
+struct CursorPlan {
+    /// Reading the page before the cursor (rows come in reverse order).
+    before: bool,
+    /// A cursor was given (this is not the first page).
+    given: bool,
+    count: u64,
+    fingerprint: u64,
+}
+
+fn plan(
+    store: &PostgresStore,
+    tenant: TenantId,
+    kind: ResourceKind,
+    query: &Query,
+) -> Result<Plan, StoreError> {
+    let rt = resource_type(store, kind)?;
+    let mut b = SqlBuilder::new(Postgres);
+    let scope = Scope::bind(&mut b, store.registry(), rt, tenant, kind);
+    b.push(&format!(
+        "FROM resources r WHERE r.tenant_id = {} AND r.kind = {}",
+        scope.tenant, scope.kind_code
+    ));
+    if let Some(filter) = &query.filter {
+        b.push(" AND ");
+        push_filter(&mut b, &scope, filter)?;
+    }
+    let count = query.filter.is_some().then(|| {
+        (
+            format!("SELECT COUNT(*) AS n {}", b.sql()),
+            b.binds().to_vec(),
+        )
+    });
+    let key = query
+        .sort
+        .as_ref()
+        .map(|spec| sort_key(&mut b, &scope, spec))
+        .transpose()?;
+    let numeric_sort = key.as_ref().is_some_and(|k| k.numeric);
+    let sort_value = match &key {
+        Some(k) if k.numeric => format!("CAST({} AS double precision)", k.expr),
+        Some(k) => k.expr.clone(),
+        None => "NULL".to_owned(),
+    };
+    match &query.page {
+        Page::Index {
+            start_index,
+            count: n,
+        } => {
+            let order = order_by(key.as_ref(), false);
+            let limit = b.bind(SqlValue::Int(clamp(*n)));
+            let offset = b.bind(SqlValue::Int(clamp(start_index.saturating_sub(1))));
+            let page = format!(
+                "SELECT {COLS}, {sort_value} AS sort_value {} {order} LIMIT {limit} OFFSET {offset}",
+                b.sql()
+            );
+            Ok(Plan {
+                count,
+                page,
+                binds: b.finish().binds,
+                cursor: None,
+                numeric_sort,
+            })
+        }
+        Page::Cursor { cursor, count: n } => {
+            let fp = fingerprint(kind, query.filter.as_ref(), query.sort.as_ref());
+            let decoded = cursor.as_deref().map(Cursor::decode).transpose()?;
+            let before = decoded.as_ref().is_some_and(|c| c.before);
+            if let Some(c) = &decoded {
+                if c.fingerprint != fp {
+                    return Err(StoreError::InvalidCursor);
+                }
+                // Cursor values are double precision for numeric sorts and text otherwise.
+                let fits = match (&c.position.value, &key) {
+                    (None, _) => true,
+                    (Some(_), None) => false,
+                    (Some(SqlValue::Text(_)), Some(k)) => !k.numeric,
+                    (Some(SqlValue::Num(_)), Some(k)) => k.numeric,
+                    (Some(SqlValue::Int(_)), Some(_)) => false,
+                };
+                if !fits {
+                    return Err(StoreError::InvalidCursor);
+                }
+                b.push(" AND ");
+                push_keyset(&mut b, key.as_ref(), &c.position, !c.before);
+            }
+            let order = order_by(key.as_ref(), before);
+            // One row more than asked tells whether another page follows.
+            let limit = b.bind(SqlValue::Int(clamp(n.saturating_add(1))));
+            let page = format!(
+                "SELECT {COLS}, {sort_value} AS sort_value {} {order} LIMIT {limit}",
+                b.sql()
+            );
+            Ok(Plan {
+                count,
+                page,
+                binds: b.finish().binds,
+                cursor: Some(CursorPlan {
+                    before,
+                    given: decoded.is_some(),
+                    count: *n,
+                    fingerprint: fp,
+                }),
+                numeric_sort,
+            })
+        }
+    }
+}
+
+fn clamp(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+pub(crate) async fn query(
+    store: &PostgresStore,
+    tenant: TenantId,
+    kind: ResourceKind,
+    query: &Query,
+) -> Result<QueryResult, StoreError> {
+    let plan = plan(store, tenant, kind, query)?;
+    // One read transaction: the total and the page come from the same snapshot. Dropped
+    // (for example when the request is cancelled), it rolls back.
+    let mut tx = store
+        .inner
+        .pool
+        .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        .await
+        .map_err(backend)?;
+    let result = run_query(&mut tx, tenant, kind, query, &plan).await?;
+    tx.commit().await.map_err(backend)?;
+    Ok(result)
+}
+
+async fn run_query(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    kind: ResourceKind,
+    query: &Query,
+    plan: &Plan,
+) -> Result<QueryResult, StoreError> {
+    let total: i64 = match &plan.count {
+        Some((sql, binds)) => bind_all(sqlx::query(sqlx::AssertSqlSafe(sql.clone())), binds)
+            .fetch_one(&mut *conn)
+            .await
+            .and_then(|row| row.try_get("n"))
+            .map_err(backend)?,
+        None => sqlx::query(
+            "SELECT CAST(COALESCE(SUM(n), 0) AS bigint) AS n FROM resource_counts \
+             WHERE tenant_id = $1 AND kind = $2",
+        )
+        .bind(tenant.0)
+        .bind(kind_code(kind))
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(backend)?
+        .map(|row| row.try_get("n"))
+        .transpose()
+        .map_err(backend)?
+        .unwrap_or(0),
+    };
+    let rows = bind_all(
+        sqlx::query(sqlx::AssertSqlSafe(plan.page.clone())),
+        &plan.binds,
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(backend)?;
+    let mut page = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let value = if plan.numeric_sort {
+            row.try_get::<Option<f64>, _>("sort_value")
+                .map_err(backend)?
+                .map(SqlValue::Num)
+        } else {
+            row.try_get::<Option<String>, _>("sort_value")
+                .map_err(backend)?
+                .map(SqlValue::Text)
+        };
+        let resource = resource_from_row(row)?;
+        page.push((
+            Position {
+                value,
+                seq: resource.seq,
+            },
+            resource,
+        ));
+    }
+    let mut next_cursor = None;
+    let mut previous_cursor = None;
+    if let Some(c) = &plan.cursor {
+        let more = page.len() as u64 > c.count;
+        page.truncate(usize::try_from(c.count).unwrap_or(usize::MAX));
+        if c.before {
+            page.reverse();
+        }
+        let encode = |before: bool, position: &Position| {
+            Cursor {
+                before,
+                position: position.clone(),
+                fingerprint: c.fingerprint,
+            }
+            .encode()
+        };
+        // Reading forward, more rows mean a next page, and a given cursor means rows before;
+        // reading backward, the other way round.
+        let (has_next, has_previous) = if c.before {
+            (true, more)
+        } else {
+            (more, c.given)
+        };
+        if has_next && let Some((pos, _)) = page.last() {
+            next_cursor = Some(encode(false, pos));
+        }
+        if has_previous && let Some((pos, _)) = page.first() {
+            previous_cursor = Some(encode(true, pos));
+        }
+    }
+    let mut resources: Vec<StoredResource> = page.into_iter().map(|(_, r)| r).collect();
+    load_into(conn, &mut resources, query.load).await?;
+    Ok(QueryResult {
+        total: u64::try_from(total).unwrap_or(0),
+        resources,
+        next_cursor,
+        previous_cursor,
+    })
+}
+
+/// `EXPLAIN` of a listing's page query and (when filtered) its count query, one line per
+/// plan line, with the listing's values bound.
+pub(crate) async fn explain(
+    store: &PostgresStore,
+    tenant: TenantId,
+    kind: ResourceKind,
+    query: &Query,
+    settings: &[&'static str],
+) -> Result<Vec<String>, StoreError> {
+    let plan = plan(store, tenant, kind, query)?;
+    let mut tx = store.inner.pool.begin().await.map_err(backend)?;
+    for setting in settings {
+        // `SET LOCAL`: ends with this transaction, so the pooled connection is unaffected.
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("SET LOCAL {setting}")))
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+    }
+    let mut out = Vec::new();
+    let mut statements = vec![(plan.page.clone(), plan.binds.clone())];
+    statements.extend(plan.count.clone());
+    for (sql, binds) in statements {
+        let rows = bind_all(
+            sqlx::query(sqlx::AssertSqlSafe(format!("EXPLAIN {sql}"))),
+            &binds,
+        )
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(backend)?;
+        for row in rows {
+            out.push(row.try_get::<String, _>("QUERY PLAN").map_err(backend)?);
+        }
+    }
+    tx.rollback().await.map_err(backend)?;
+    Ok(out)
+}
