@@ -65,6 +65,16 @@ pub enum TenantsCommand {
     List,
     /// Delete a tenant with all its users, groups and credentials.
     Delete { name: String },
+    /// Show a tenant's settings as JSON, after applying any `--set KEY=VALUE`.
+    ///
+    /// Keys: mode (strict | compatible | default), password_sync (true | false),
+    /// unique_group_display_name (true | false), user_patch_response and
+    /// group_patch_response (resource | no_content).
+    Settings {
+        name: String,
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+    },
 }
 
 /// `scimd tokens …`
@@ -211,6 +221,21 @@ pub async fn run_admin<S: Store>(
             store.delete_tenant(t.id).await?;
             w(out, format!("deleted tenant {name}"))
         }
+        Command::Tenants(TenantsCommand::Settings { name, set }) => {
+            let t = tenant(store, name).await?;
+            let mut settings = TenantSettings::from_json(&t.settings);
+            if !set.is_empty() {
+                for assignment in set {
+                    settings = apply_setting(settings, assignment)?;
+                }
+                store
+                    .update_tenant_settings(t.id, settings.to_json())
+                    .await?;
+            }
+            let json = serde_json::to_string_pretty(&settings.to_json())
+                .map_err(|e| CliError(e.to_string()))?;
+            w(out, json)
+        }
         Command::Tokens(TokensCommand::Create {
             tenant: name,
             label,
@@ -290,10 +315,56 @@ pub async fn run_admin<S: Store>(
     }
 }
 
+/// Applies one `KEY=VALUE` to tenant settings; unknown keys and bad values are errors, so a
+/// typo never silently falls back to a default.
+fn apply_setting(settings: TenantSettings, assignment: &str) -> Result<TenantSettings, CliError> {
+    let (key, value) = assignment
+        .split_once('=')
+        .ok_or_else(|| CliError(format!("expected KEY=VALUE, got '{assignment}'")))?;
+    let (key, value) = (key.trim(), value.trim());
+    let mut json = settings.to_json();
+    let object = json
+        .as_object_mut()
+        .ok_or_else(|| CliError("tenant settings are not an object".into()))?;
+    if key == "mode" && value == "default" {
+        object.remove("mode");
+    } else {
+        let known = key == "mode" || object.contains_key(key);
+        if !known {
+            return Err(CliError(format!("unknown tenant setting '{key}'")));
+        }
+        let parsed = match value {
+            "true" => serde_json::Value::Bool(true),
+            "false" => serde_json::Value::Bool(false),
+            other => serde_json::Value::String(other.to_owned()),
+        };
+        object.insert(key.to_owned(), parsed);
+    }
+    serde_json::from_value(json).map_err(|e| CliError(format!("invalid value for '{key}': {e}")))
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
     use super::*;
+
+    #[test]
+    fn tenant_settings_assignments() {
+        use crate::config::PatchResponse;
+        use scimd_core::Mode;
+        let s = apply_setting(TenantSettings::default(), "password_sync=true").unwrap();
+        assert!(s.password_sync);
+        let s = apply_setting(s, "mode=strict").unwrap();
+        assert_eq!(s.mode, Some(Mode::Strict));
+        let s = apply_setting(s, "mode=default").unwrap();
+        assert_eq!(s.mode, None);
+        let s = apply_setting(s, "group_patch_response=resource").unwrap();
+        assert_eq!(s.group_patch_response, PatchResponse::Resource);
+        assert!(apply_setting(s.clone(), "pasword_sync=true").is_err());
+        assert!(apply_setting(s.clone(), "password_sync=yes").is_err());
+        assert!(apply_setting(s.clone(), "mode=lenient").is_err());
+        assert!(apply_setting(s, "password_sync").is_err());
+    }
 
     #[test]
     fn tenant_names() {
