@@ -16,6 +16,7 @@ pub mod index;
 pub mod records;
 pub mod sql;
 pub mod store;
+pub mod transfer;
 
 pub use error::{StoreError, StoreResult};
 pub use records::{
@@ -23,6 +24,7 @@ pub use records::{
     QueryResult, Replacement, SortOrder, SortSpec, StoredResource, Tenant, TenantId, Update,
 };
 pub use store::Store;
+pub use transfer::{TenantExport, Transfer};
 
 #[cfg(feature = "testsuite")]
 pub mod testsuite;
