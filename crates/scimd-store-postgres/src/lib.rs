@@ -13,7 +13,7 @@
 //!   conditions on the attribute index; cursor pages are keyset queries;
 //! - nothing cached in the process: every read goes to the database, so a write or a
 //!   credential revocation on one node is seen by every node at its next request;
-//! - tenant export and import as JSON lines.
+//! - tenant export and import as JSON lines ([`scimd_store::Transfer`]).
 //!
 //! No TLS: scimd reaches PostgreSQL over loopback or a private network (TLS to the
 //! database would be a sqlx `tls-rustls-ring-webpki` feature away).
@@ -25,6 +25,7 @@ pub mod schema;
 mod tenants;
 #[cfg(any(test, feature = "test-cluster"))]
 pub mod test_cluster;
+mod transfer;
 
 use std::str::FromStr;
 use std::sync::Arc;

@@ -51,7 +51,7 @@ fn resource_type(store: &PostgresStore, kind: ResourceKind) -> Result<&ResourceT
 
 /// Maps a failed resource write: unique indexes to [`StoreError::UniqueViolation`], a
 /// missing tenant to [`StoreError::TenantNotFound`].
-fn write_error(e: sqlx::Error, kind: ResourceKind) -> StoreError {
+pub(crate) fn write_error(e: sqlx::Error, kind: ResourceKind) -> StoreError {
     if let sqlx::Error::Database(db) = &e {
         if db.is_unique_violation() {
             let attribute = if db.constraint() == Some("resources_unique_key") {
@@ -73,7 +73,7 @@ fn write_error(e: sqlx::Error, kind: ResourceKind) -> StoreError {
     backend(e)
 }
 
-fn parse_document(data: &str) -> Result<Document, StoreError> {
+pub(crate) fn parse_document(data: &str) -> Result<Document, StoreError> {
     serde_json::from_str(data).map_err(|e| StoreError::Backend(format!("stored document: {e}")))
 }
 
@@ -96,14 +96,14 @@ fn resource_from_row(row: &PgRow) -> Result<StoredResource, StoreError> {
 }
 
 /// What is stored beside a document: its index rows and derived columns.
-struct Derived {
-    rows: Vec<IndexRow>,
-    sort_name: Option<String>,
-    display_key: Option<String>,
-    data: String,
+pub(crate) struct Derived {
+    pub(crate) rows: Vec<IndexRow>,
+    pub(crate) sort_name: Option<String>,
+    pub(crate) display_key: Option<String>,
+    pub(crate) data: String,
 }
 
-fn derive(
+pub(crate) fn derive(
     store: &PostgresStore,
     kind: ResourceKind,
     document: &Document,
@@ -129,7 +129,7 @@ fn derive(
     })
 }
 
-async fn insert_index(
+pub(crate) async fn insert_index(
     conn: &mut PgConnection,
     tenant: TenantId,
     kind: ResourceKind,
@@ -178,7 +178,7 @@ fn placeholders(from: usize, count: usize) -> String {
 }
 
 /// A member row to write: the member's sequence and the client's `display`, if any.
-type MemberRow = (i64, Option<String>);
+pub(crate) type MemberRow = (i64, Option<String>);
 
 /// Resolves member ids (Users or Groups of the tenant) to row sequences, in order, without
 /// duplicates. A missing member, or one of another type than the client said, is
@@ -240,7 +240,7 @@ async fn resolve_members(
 
 /// Inserts membership rows (an existing member keeps its row); returns how many were new.
 /// `ON CONFLICT DO NOTHING`: a row another transaction inserted concurrently counts as there.
-async fn insert_members(
+pub(crate) async fn insert_members(
     conn: &mut PgConnection,
     tenant: TenantId,
     group_seq: i64,
@@ -524,7 +524,7 @@ async fn bump_version(conn: &mut PgConnection, seq: i64, version: i64) -> Result
 }
 
 /// Adds `delta` to the resource count of `tenant` and `kind`, on the shard of `seq`.
-async fn count(
+pub(crate) async fn count(
     conn: &mut PgConnection,
     tenant: TenantId,
     kind: ResourceKind,

@@ -18,6 +18,7 @@
 mod resources;
 pub mod schema;
 mod tenants;
+mod transfer;
 
 use std::path::Path;
 use std::str::FromStr;
