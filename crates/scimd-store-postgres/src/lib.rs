@@ -134,8 +134,16 @@ impl PostgresStore {
     }
 }
 
-/// A database failure, for the log.
+/// A database failure, for the log; except text PostgreSQL cannot store at all (U+0000,
+/// SQLSTATE 22021), which is the client's error, not the server's.
 pub(crate) fn backend(e: sqlx::Error) -> StoreError {
+    if let sqlx::Error::Database(db) = &e
+        && db.code().as_deref() == Some("22021")
+    {
+        return StoreError::Scim(scimd_core::Error::invalid_value(
+            "text values must not contain the NUL character (U+0000)",
+        ));
+    }
     StoreError::Backend(e.to_string())
 }
 

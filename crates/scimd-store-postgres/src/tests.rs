@@ -444,3 +444,35 @@ async fn tenants_move_between_sqlite_and_postgres_without_loss() {
     back.import_tenant(&from_pg).await.unwrap();
     assert_eq!(back.export_tenant("acme").await.unwrap(), original);
 }
+
+/// PostgreSQL text cannot hold U+0000 (SQLite's can): such values are a client error
+/// (400 invalidValue), never a 500, in documents and in filters alike.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nul_characters_are_client_errors() {
+    let Some(db) = open().await else { return };
+    let s = &db.store;
+    let t = tenant(s, "acme").await;
+    let err = s
+        .create(t, user("u1", "a\u{0}b", json!({})))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Scim(e) if e.status() == 400),
+        "{err:?}"
+    );
+    let err = s
+        .query(
+            t,
+            ResourceKind::User,
+            &list(Some("userName eq \"a\\u0000b\"")),
+        )
+        .await;
+    assert!(matches!(&err, Ok(_) | Err(StoreError::Scim(_))), "{err:?}");
+    assert_eq!(
+        s.query(t, ResourceKind::User, &list(None))
+            .await
+            .unwrap()
+            .total,
+        0
+    );
+}
