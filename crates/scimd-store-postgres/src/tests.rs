@@ -476,3 +476,15 @@ async fn nul_characters_are_client_errors() {
         0
     );
 }
+
+#[test]
+fn database_urls_select_the_backend() {
+    use crate::is_postgres_url;
+    assert!(is_postgres_url("postgres://scimd@db/scimd"));
+    assert!(is_postgres_url(
+        "PostgreSQL://scimd@db:5432/scimd?sslmode=disable"
+    ));
+    assert!(!is_postgres_url("sqlite:///var/lib/scimd/scimd.db"));
+    assert!(!is_postgres_url("/var/lib/scimd/postgres://x"));
+    assert!(!is_postgres_url("pg"));
+}
