@@ -100,6 +100,65 @@ CREATE TABLE resource_counts (
     PRIMARY KEY (tenant_id, kind)
 ) WITHOUT ROWID;
 "#,
+    // 2: the outbox (events and their per-tenant counters), the audit log, admin tokens.
+    r#"
+-- The last event number of each tenant, bumped inside every write transaction that writes
+-- events: numbers follow commit order and never repeat.
+CREATE TABLE event_counters (
+    tenant_id   INTEGER PRIMARY KEY REFERENCES tenants(id) ON DELETE CASCADE,
+    last_seq    INTEGER NOT NULL
+);
+
+-- The outbox (scimd_store::events). `resource`, `changed`, `members` are JSON text.
+CREATE TABLE events (
+    tenant_id   INTEGER NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+    seq         INTEGER NOT NULL,
+    id          TEXT NOT NULL UNIQUE,
+    kind        TEXT NOT NULL,
+    resource_type TEXT NOT NULL,
+    resource_id TEXT NOT NULL,
+    resource    TEXT,
+    changed     TEXT NOT NULL,
+    members     TEXT NOT NULL,
+    actor       TEXT NOT NULL,
+    request_id  TEXT NOT NULL,
+    time        TEXT NOT NULL,
+    time_us     INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, seq)
+) WITHOUT ROWID;
+CREATE INDEX events_time ON events(time_us);
+
+-- One row per SCIM request (scimd_store::audit). `tenant_id` is NULL when the tenant was
+-- unknown; no foreign key, so the log outlives a deleted tenant until retention.
+CREATE TABLE audit_log (
+    id          INTEGER PRIMARY KEY,
+    time        TEXT NOT NULL,
+    time_us     INTEGER NOT NULL,
+    tenant_id   INTEGER,
+    tenant      TEXT NOT NULL,
+    actor       TEXT NOT NULL,
+    client_ip   TEXT NOT NULL,
+    user_agent  TEXT NOT NULL,
+    method      TEXT NOT NULL,
+    path        TEXT NOT NULL,
+    status      INTEGER NOT NULL,
+    scim_type   TEXT,
+    resource_id TEXT,
+    duration_ms INTEGER NOT NULL,
+    request_id  TEXT NOT NULL
+);
+CREATE INDEX audit_log_tenant_time ON audit_log(tenant_id, time_us);
+CREATE INDEX audit_log_time ON audit_log(time_us);
+
+-- Tokens of the /admin/v1 API: never SCIM credentials (scimd_store::admin).
+CREATE TABLE admin_tokens (
+    id          INTEGER PRIMARY KEY,
+    label       TEXT NOT NULL,
+    token_hash  TEXT NOT NULL UNIQUE,
+    created     TEXT NOT NULL,
+    revoked     INTEGER NOT NULL DEFAULT 0
+);
+"#,
 ];
 
 /// Brings the database to the latest schema version.
