@@ -1,5 +1,5 @@
 //! The `scimd` command line: `serve` and the operator commands (`tenants`, `tokens`,
-//! `clients`). Flags fall back to `SCIMD_*` environment variables (clap `env`), then to the
+//! `clients`, `migrate`, `export`, `import`). Flags fall back to `SCIMD_*` environment variables (clap `env`), then to the
 //! TOML file named by `--config`, then to the defaults ([`crate::config`]).
 //!
 //! Secrets are printed to stdout exactly once, when created, and never logged.
@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use scimd_store::{CredentialKind, Store, Tenant};
+use scimd_store::{CredentialKind, Store, Tenant, TenantExport, Transfer};
 
 use crate::config::{ConfigError, FileConfig, Overrides, ServerConfig, TenantSettings};
 use crate::crypto;
@@ -28,7 +28,8 @@ pub struct CommonArgs {
     /// Directory for the embedded database.
     #[arg(long, global = true, env = "SCIMD_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
-    /// Database URL (`sqlite://PATH`; `postgres://` is not yet supported).
+    /// Database URL: `sqlite://PATH` (default: `scimd.db` in the data directory) or
+    /// `postgres://USER:PASSWORD@HOST:PORT/DATABASE` for several nodes on one database.
     #[arg(long, global = true, env = "SCIMD_DATABASE_URL", value_name = "URL")]
     pub database: Option<String>,
     /// TOML configuration file.
@@ -54,6 +55,27 @@ pub enum Command {
     /// Manage HTTP Basic clients.
     #[command(subcommand)]
     Clients(ClientsCommand),
+    /// Apply pending database migrations and print the schema version (run once before
+    /// rolling out a new version to several nodes).
+    Migrate,
+    /// Write a tenant (settings, credential hashes, users, groups, memberships) as JSON
+    /// lines, to move it to another database with `scimd import`.
+    Export {
+        #[arg(long)]
+        tenant: String,
+        /// File to write (default: stdout).
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Create a tenant from the JSON lines written by `scimd export`.
+    Import {
+        /// File to read (default: stdin).
+        #[arg(long, value_name = "FILE")]
+        input: Option<PathBuf>,
+        /// Import under this tenant name instead of the exported one.
+        #[arg(long = "as", value_name = "NAME")]
+        as_name: Option<String>,
+    },
 }
 
 /// `scimd tenants …`
@@ -181,9 +203,10 @@ async fn tenant<S: Store>(store: &S, name: &str) -> Result<Tenant, CliError> {
         .ok_or_else(|| CliError(format!("no tenant named '{name}'")))
 }
 
-/// Runs an operator command (anything but `serve`) against an open store, writing what it
-/// prints to `out`.
-pub async fn run_admin<S: Store>(
+/// Runs an operator command (anything but `serve` and `migrate`) against an open store,
+/// writing what it prints to `out`. `export` without `--output` writes its JSON lines to
+/// `out`; `import` without `--input` reads stdin.
+pub async fn run_admin<S: Store + Transfer>(
     store: &S,
     command: &Command,
     out: &mut impl std::io::Write,
@@ -193,6 +216,41 @@ pub async fn run_admin<S: Store>(
     };
     match command {
         Command::Serve { .. } => Err(CliError("serve is not an operator command".into())),
+        Command::Migrate => Err(CliError(
+            "migrate runs before a store is opened, not as an operator command".into(),
+        )),
+        Command::Export { tenant, output } => {
+            let summary = match output {
+                Some(path) => {
+                    let file = std::fs::File::create(path)
+                        .map_err(|e| CliError(format!("cannot create {}: {e}", path.display())))?;
+                    let summary = export(store, tenant, std::io::BufWriter::new(file)).await?;
+                    w(out, format!("{summary} to {}", path.display()))?;
+                    summary
+                }
+                None => export(store, tenant, &mut *out).await?,
+            };
+            // With the data on stdout, the summary goes to stderr.
+            if output.is_none() {
+                eprintln!("{summary}");
+            }
+            Ok(())
+        }
+        Command::Import { input, as_name } => {
+            let text = match input {
+                Some(path) => std::fs::read(path)
+                    .map_err(|e| CliError(format!("cannot read {}: {e}", path.display())))?,
+                None => tokio::task::spawn_blocking(|| {
+                    let mut buf = Vec::new();
+                    std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut buf).map(|_| buf)
+                })
+                .await
+                .map_err(|e| CliError(e.to_string()))?
+                .map_err(|e| CliError(format!("cannot read stdin: {e}")))?,
+            };
+            let summary = import(store, text.as_slice(), as_name.as_deref()).await?;
+            w(out, summary)
+        }
         Command::Tenants(TenantsCommand::Create { name }) => {
             if !valid_tenant_name(name) {
                 return Err(CliError(format!(
@@ -315,6 +373,67 @@ pub async fn run_admin<S: Store>(
     }
 }
 
+/// Exports tenant `name` as JSON lines to `out` and returns a one-line summary.
+pub async fn export<S: Transfer>(
+    store: &S,
+    name: &str,
+    out: impl std::io::Write,
+) -> Result<String, CliError> {
+    let export = store.export_tenant(name).await.map_err(|e| match e {
+        scimd_store::StoreError::TenantNotFound => CliError(format!("no tenant named '{name}'")),
+        other => other.into(),
+    })?;
+    export
+        .write_json_lines(out)
+        .map_err(|e| CliError(format!("cannot write the export: {e}")))?;
+    Ok(format!(
+        "exported tenant {}: {}",
+        export.name,
+        counts(&export)
+    ))
+}
+
+/// Imports the JSON lines in `input` as a new tenant (named `as_name`, else the exported
+/// name) and returns a one-line summary. Nothing is written unless everything is.
+pub async fn import<S: Transfer>(
+    store: &S,
+    input: impl std::io::BufRead,
+    as_name: Option<&str>,
+) -> Result<String, CliError> {
+    let mut export = TenantExport::read_json_lines(input)
+        .map_err(|e| CliError(format!("invalid export: {e}")))?;
+    if let Some(name) = as_name {
+        name.clone_into(&mut export.name);
+    }
+    let name = export.name.clone();
+    if !valid_tenant_name(&name) {
+        return Err(CliError(format!(
+            "invalid tenant name '{name}': use 1-63 of a-z 0-9 - _, starting with a letter or digit"
+        )));
+    }
+    store.import_tenant(&export).await.map_err(|e| match e {
+        scimd_store::StoreError::TenantExists => {
+            CliError(format!("tenant '{name}' already exists"))
+        }
+        other => CliError(format!("import failed, nothing was written: {other}")),
+    })?;
+    Ok(format!("imported tenant {name}: {}", counts(&export)))
+}
+
+fn counts(export: &TenantExport) -> String {
+    let users = export
+        .resources
+        .iter()
+        .filter(|r| r.kind == scimd_core::schema::ResourceKind::User)
+        .count();
+    format!(
+        "{users} users, {} groups, {} memberships, {} credentials",
+        export.resources.len() - users,
+        export.members.len(),
+        export.credentials.len()
+    )
+}
+
 /// Applies one `KEY=VALUE` to tenant settings; unknown keys and bad values are errors, so a
 /// typo never silently falls back to a default.
 fn apply_setting(settings: TenantSettings, assignment: &str) -> Result<TenantSettings, CliError> {
@@ -403,5 +522,26 @@ mod tests {
             cli.command,
             Command::Tokens(TokensCommand::Revoke { id: 7, .. })
         ));
+        let cli =
+            Cli::try_parse_from(["scimd", "migrate", "--database", "postgres://h/db"]).unwrap();
+        assert!(matches!(cli.command, Command::Migrate));
+        assert_eq!(cli.common.database.as_deref(), Some("postgres://h/db"));
+        let cli = Cli::try_parse_from(["scimd", "export", "--tenant", "acme"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Export { ref tenant, output: None } if tenant == "acme"
+        ));
+        let cli =
+            Cli::try_parse_from(["scimd", "import", "--input", "/tmp/a.jsonl", "--as", "beta"])
+                .unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Import { input: Some(ref i), as_name: Some(ref n) }
+                if i == &PathBuf::from("/tmp/a.jsonl") && n == "beta"
+        ));
+        assert!(
+            Cli::try_parse_from(["scimd", "export"]).is_err(),
+            "--tenant is required"
+        );
     }
 }

@@ -1,16 +1,18 @@
 //! The `scimd` binary: parses the command line, opens the storage backend named by the
-//! database URL, and runs `serve` or an operator command.
+//! database URL (`sqlite://…` embedded, `postgres://…` for several stateless nodes on one
+//! database), and runs `serve`, `migrate` or an operator command.
 
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
 use scimd_core::schema::Registry;
-use scimd_server::bootstrap::{self, Bootstrap};
+use scimd_server::bootstrap::{self, Bootstrap, BootstrapError};
 use scimd_server::cli::{self, Cli, CliError, Command};
 use scimd_server::config::ServerConfig;
 use scimd_server::{AppState, telemetry};
-use scimd_store::Store;
+use scimd_store::{Store, StoreError, Transfer};
+use scimd_store_postgres::{PostgresStore, is_postgres_url};
 use scimd_store_sqlite::SqliteStore;
 
 fn main() -> ExitCode {
@@ -57,24 +59,47 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 CliError(format!("cannot create directory {}: {e}", parent.display()))
             })?;
         }
+        if matches!(cli.command, Command::Migrate) {
+            // Opening migrates; closing checkpoints the WAL.
+            let registry = scimd_server::schema_registry(config.schema.as_ref())?;
+            let store = SqliteStore::open(&url, registry)
+                .await
+                .map_err(|e| CliError(format!("cannot migrate the database: {e}")))?;
+            store.close().await;
+            println!("database {url} is up to date");
+            return Ok(());
+        }
         let registry = scimd_server::schema_registry(config.schema.as_ref())?;
         let store = SqliteStore::open(&url, Arc::clone(&registry))
             .await
             .map_err(|e| CliError(format!("cannot open database: {e}")))?;
-        dispatch(store, config, registry, &cli.command).await
-    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-        Err(CliError(
-            "postgres:// databases are not yet supported; use sqlite://PATH".into(),
-        ))
+        let outcome = dispatch(store.clone(), config, registry, &cli.command).await;
+        store.close().await;
+        outcome
+    } else if is_postgres_url(&url) {
+        if matches!(cli.command, Command::Migrate) {
+            let version = PostgresStore::migrate(&url)
+                .await
+                .map_err(|e| CliError(format!("cannot migrate the database: {e}")))?;
+            println!("database is at schema version {version}");
+            return Ok(());
+        }
+        let registry = scimd_server::schema_registry(config.schema.as_ref())?;
+        let store = PostgresStore::connect(&url, Arc::clone(&registry))
+            .await
+            .map_err(|e| CliError(format!("cannot open database: {e}")))?;
+        let outcome = dispatch(store.clone(), config, registry, &cli.command).await;
+        store.close().await;
+        outcome
     } else {
         Err(CliError(format!(
-            "unsupported database URL '{}': expected sqlite://PATH",
+            "unsupported database URL '{}': expected sqlite://PATH or postgres://HOST/DATABASE",
             url.split(':').next().unwrap_or_default()
         )))
     }
 }
 
-async fn dispatch<S: Store>(
+async fn dispatch<S: Store + Transfer>(
     store: S,
     config: ServerConfig,
     registry: Arc<Registry>,
@@ -96,10 +121,16 @@ async fn serve<S: Store>(
 ) -> Result<(), CliError> {
     telemetry::init(config.log_format);
     let bootstrap_token = std::env::var("SCIMD_BOOTSTRAP_TOKEN").ok();
-    match bootstrap::ensure_default_tenant(&store, bootstrap_token.as_deref())
-        .await
-        .map_err(|e| CliError(e.to_string()))?
-    {
+    let outcome = match bootstrap::ensure_default_tenant(&store, bootstrap_token.as_deref()).await {
+        // Several nodes started together on an empty shared database: another node created
+        // `default` between our check and our insert. A second pass sees it and only
+        // registers the bootstrap token if it is missing.
+        Err(BootstrapError::Store(StoreError::TenantExists)) => {
+            bootstrap::ensure_default_tenant(&store, bootstrap_token.as_deref()).await
+        }
+        other => other,
+    };
+    match outcome.map_err(|e| CliError(e.to_string()))? {
         Bootstrap::Created { token } => {
             print!(
                 "{}",

@@ -1,10 +1,23 @@
-//! `spawn_app()`: a running scimd with a temporary database and a bearer token.
+//! `spawn_app()`: a running scimd with a fresh database and a bearer token.
+//!
+//! The backend comes from `SCIMD_TEST_BACKEND`: `sqlite` (the default; a temporary file) or
+//! `postgres` (a new database on a throwaway cluster started by
+//! `scimd_store_postgres::test_cluster`, shared by the tests running at the same time). Every
+//! test goes through [`TestStore`], so the whole suite runs unchanged against either.
+
+use std::sync::Arc;
 
 use reqwest::{Method, RequestBuilder, Response};
+use scimd_core::schema::{Registry, ResourceKind};
 use scimd_server::bootstrap::{self, Bootstrap};
 use scimd_server::config::{ServerConfig, TenantSettings};
 use scimd_server::{AppState, launch_with_listener};
-use scimd_store::{Store, Tenant};
+use scimd_store::{
+    Credential, CredentialKind, Load, NewResource, Query, QueryResult, Replacement, Store,
+    StoreError, StoredResource, Tenant, TenantExport, TenantId, Transfer, Update,
+};
+use scimd_store_postgres::PostgresStore;
+use scimd_store_postgres::test_cluster::Cluster;
 use scimd_store_sqlite::SqliteStore;
 use serde_json::{Value, json};
 use tempfile::TempDir;
@@ -17,15 +30,215 @@ pub const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 pub const ERROR_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
 pub const LIST_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 
+/// The storage backend the suite runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The backend named by `SCIMD_TEST_BACKEND` (`sqlite` when unset).
+pub fn backend() -> Backend {
+    match std::env::var("SCIMD_TEST_BACKEND").as_deref() {
+        Err(_) | Ok("" | "sqlite") => Backend::Sqlite,
+        Ok("postgres") => Backend::Postgres,
+        Ok(other) => panic!("SCIMD_TEST_BACKEND={other}: expected sqlite or postgres"),
+    }
+}
+
+/// The shared throwaway PostgreSQL cluster, or a clear failure when the suite was asked to
+/// run on PostgreSQL and it is not installed.
+pub fn postgres_cluster() -> Arc<Cluster> {
+    Cluster::shared().unwrap_or_else(|| {
+        panic!(
+            "SCIMD_TEST_BACKEND=postgres but PostgreSQL (initdb, pg_ctl) is not installed; \
+             install Debian's `postgresql` package or run with SCIMD_TEST_BACKEND=sqlite"
+        )
+    })
+}
+
+/// Either backend, so that tests are written once. Cheap to clone.
+#[derive(Clone)]
+pub enum TestStore {
+    Sqlite(SqliteStore),
+    Postgres(PostgresStore),
+}
+
+/// What keeps a test database alive: its temporary directory and, on PostgreSQL, the
+/// cluster (stopped when the last test holding it ends).
+pub struct TestDb {
+    pub dir: TempDir,
+    pub url: String,
+    _cluster: Option<Arc<Cluster>>,
+}
+
+/// A fresh, migrated store on the configured backend.
+pub async fn test_store(registry: Arc<Registry>) -> (TestDb, TestStore) {
+    let dir = tempfile::tempdir().unwrap();
+    match backend() {
+        Backend::Sqlite => {
+            let url = format!("sqlite://{}", dir.path().join("scimd.db").display());
+            let store = SqliteStore::open(&url, registry).await.unwrap();
+            let db = TestDb {
+                dir,
+                url,
+                _cluster: None,
+            };
+            (db, TestStore::Sqlite(store))
+        }
+        Backend::Postgres => {
+            let cluster = postgres_cluster();
+            let url = cluster.create_database().await;
+            // Small pools: many tests run at once against one cluster.
+            let store = PostgresStore::connect_with(&url, registry, 4)
+                .await
+                .unwrap();
+            let db = TestDb {
+                dir,
+                url,
+                _cluster: Some(cluster),
+            };
+            (db, TestStore::Postgres(store))
+        }
+    }
+}
+
+/// Runs the same expression on whichever store is inside.
+macro_rules! delegate {
+    ($self:ident, $s:ident => $call:expr) => {
+        match $self {
+            TestStore::Sqlite($s) => $call.await,
+            TestStore::Postgres($s) => $call.await,
+        }
+    };
+}
+
+impl Store for TestStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        delegate!(self, s => s.ping())
+    }
+    async fn create_tenant(&self, name: &str, settings: Value) -> Result<Tenant, StoreError> {
+        delegate!(self, s => s.create_tenant(name, settings))
+    }
+    async fn tenant_by_name(&self, name: &str) -> Result<Option<Tenant>, StoreError> {
+        delegate!(self, s => s.tenant_by_name(name))
+    }
+    async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError> {
+        delegate!(self, s => s.list_tenants())
+    }
+    async fn delete_tenant(&self, tenant: TenantId) -> Result<(), StoreError> {
+        delegate!(self, s => s.delete_tenant(tenant))
+    }
+    async fn update_tenant_settings(
+        &self,
+        tenant: TenantId,
+        settings: Value,
+    ) -> Result<Tenant, StoreError> {
+        delegate!(self, s => s.update_tenant_settings(tenant, settings))
+    }
+    async fn create_credential(
+        &self,
+        tenant: TenantId,
+        kind: CredentialKind,
+        label: &str,
+        client_id: Option<&str>,
+        secret_hash: &str,
+    ) -> Result<Credential, StoreError> {
+        delegate!(self, s => s.create_credential(tenant, kind, label, client_id, secret_hash))
+    }
+    async fn bearer_by_hash(
+        &self,
+        sha256_hex: &str,
+    ) -> Result<Option<(Credential, Tenant)>, StoreError> {
+        delegate!(self, s => s.bearer_by_hash(sha256_hex))
+    }
+    async fn basic_by_client_id(
+        &self,
+        client_id: &str,
+    ) -> Result<Option<(Credential, Tenant)>, StoreError> {
+        delegate!(self, s => s.basic_by_client_id(client_id))
+    }
+    async fn list_credentials(&self, tenant: TenantId) -> Result<Vec<Credential>, StoreError> {
+        delegate!(self, s => s.list_credentials(tenant))
+    }
+    async fn revoke_credential(&self, tenant: TenantId, id: i64) -> Result<(), StoreError> {
+        delegate!(self, s => s.revoke_credential(tenant, id))
+    }
+    async fn create(
+        &self,
+        tenant: TenantId,
+        resource: NewResource,
+    ) -> Result<StoredResource, StoreError> {
+        delegate!(self, s => s.create(tenant, resource))
+    }
+    async fn get(
+        &self,
+        tenant: TenantId,
+        kind: ResourceKind,
+        id: &str,
+        load: Load,
+    ) -> Result<Option<StoredResource>, StoreError> {
+        delegate!(self, s => s.get(tenant, kind, id, load))
+    }
+    async fn replace(
+        &self,
+        tenant: TenantId,
+        kind: ResourceKind,
+        id: &str,
+        expected_version: Option<i64>,
+        replacement: Replacement,
+        load: Load,
+    ) -> Result<StoredResource, StoreError> {
+        delegate!(self, s => s.replace(tenant, kind, id, expected_version, replacement, load))
+    }
+    async fn update(
+        &self,
+        tenant: TenantId,
+        kind: ResourceKind,
+        id: &str,
+        expected_version: i64,
+        update: Update,
+        load: Load,
+    ) -> Result<StoredResource, StoreError> {
+        delegate!(self, s => s.update(tenant, kind, id, expected_version, update, load))
+    }
+    async fn delete(
+        &self,
+        tenant: TenantId,
+        kind: ResourceKind,
+        id: &str,
+        expected_version: Option<i64>,
+    ) -> Result<(), StoreError> {
+        delegate!(self, s => s.delete(tenant, kind, id, expected_version))
+    }
+    async fn query(
+        &self,
+        tenant: TenantId,
+        kind: ResourceKind,
+        query: &Query,
+    ) -> Result<QueryResult, StoreError> {
+        delegate!(self, s => s.query(tenant, kind, query))
+    }
+}
+
+impl Transfer for TestStore {
+    async fn export_tenant(&self, name: &str) -> Result<TenantExport, StoreError> {
+        delegate!(self, s => s.export_tenant(name))
+    }
+    async fn import_tenant(&self, export: &TenantExport) -> Result<Tenant, StoreError> {
+        delegate!(self, s => s.import_tenant(export))
+    }
+}
+
 pub struct TestApp {
     /// `http://127.0.0.1:PORT`
     pub address: String,
     /// `http://127.0.0.1:PORT/scim/v2`
     pub scim: String,
     pub token: String,
-    pub store: SqliteStore,
+    pub store: TestStore,
     pub client: reqwest::Client,
-    _dir: TempDir,
+    _db: TestDb,
     _shutdown: oneshot::Sender<()>,
 }
 
@@ -34,19 +247,17 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(configure: impl FnOnce(&mut ServerConfig)) -> TestApp {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("scimd.db").display());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());
     let mut config = ServerConfig {
-        data_dir: dir.path().to_owned(),
-        database_url: url.clone(),
         public_base_url: address.clone(),
         ..ServerConfig::default()
     };
     configure(&mut config);
     let registry = scimd_server::schema_registry(config.schema.as_ref()).unwrap();
-    let store = SqliteStore::open(&url, registry.clone()).await.unwrap();
+    let (db, store) = test_store(registry.clone()).await;
+    db.dir.path().clone_into(&mut config.data_dir);
+    db.url.clone_into(&mut config.database_url);
     let token = match bootstrap::ensure_default_tenant(&store, None)
         .await
         .unwrap()
@@ -65,7 +276,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut ServerConfig)) -> TestAp
         token,
         store,
         client: reqwest::Client::new(),
-        _dir: dir,
+        _db: db,
         _shutdown: tx,
     }
 }

@@ -1,5 +1,7 @@
-//! HTTP integration tests: the real server on 127.0.0.1:0 with a fresh temporary SQLite
-//! database per test, driven over HTTP with reqwest; the CLI through the built binary.
+//! HTTP integration tests: the real server on 127.0.0.1:0 with a fresh database per test
+//! (SQLite, or PostgreSQL with `SCIMD_TEST_BACKEND=postgres`; see `helpers`), driven over
+//! HTTP with reqwest; the CLI and several nodes on one PostgreSQL database through the
+//! built binary.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
@@ -14,5 +16,6 @@ mod helpers;
 mod idp;
 mod lists;
 mod loads;
+mod multinode;
 mod tenants;
 mod users;
