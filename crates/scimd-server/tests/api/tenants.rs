@@ -3,16 +3,13 @@
 use scimd_server::bootstrap::{self, Bootstrap};
 use scimd_server::cli::{Command, TenantsCommand, run_admin};
 use scimd_store::Store;
-use scimd_store_sqlite::SqliteStore;
 
 use crate::helpers::*;
 
-async fn fresh_store() -> (tempfile::TempDir, SqliteStore) {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+/// A fresh store on the backend under test (`SCIMD_TEST_BACKEND`).
+async fn fresh_store() -> (TestDb, TestStore) {
     let registry = scimd_server::schema_registry(None).unwrap();
-    let store = SqliteStore::open(&url, registry).await.unwrap();
-    (dir, store)
+    test_store(registry).await
 }
 
 #[tokio::test]
