@@ -7,6 +7,7 @@ use scimd_core::datetime::format_rfc3339;
 use scimd_core::schema::{ResourceKind, ResourceType};
 use scimd_core::{MemberKind, MemberOp, MemberRef};
 use scimd_store::cursor::{Cursor, fingerprint};
+use scimd_store::events::{Change, WriteFacts, derive_events};
 use scimd_store::index::{IndexRow, index_rows};
 use scimd_store::sql::{
     Position, Scope, SqlBuilder, SqlValue, Sqlite, kind_code, kind_from_code, order_by,
@@ -19,7 +20,7 @@ use scimd_store::{
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection};
 
-use crate::{SqliteStore, backend, bind_all, now_micros};
+use crate::{SqliteStore, backend, bind_all, now_micros, outbox};
 
 /// Columns of a resource row, as read by [`resource_from_row`].
 const COLS: &str = "r.seq, r.kind, r.id, r.version, r.created, r.modified, r.data, r.password_hash";
@@ -222,62 +223,58 @@ async fn resolve_members(
     Ok(seqs)
 }
 
-/// Inserts membership rows (an existing member keeps its row); returns how many were new.
+/// Inserts membership rows (an existing member keeps its row); returns the member seqs of
+/// the rows that were new.
 pub(crate) async fn insert_members(
     conn: &mut SqliteConnection,
     tenant: TenantId,
     group_seq: i64,
     rows: &[MemberRow],
-) -> Result<u64, StoreError> {
-    let mut inserted = 0;
+) -> Result<Vec<i64>, StoreError> {
+    let mut inserted = Vec::new();
     for chunk in rows.chunks(CHUNK / 2) {
         let values: Vec<String> = (0..chunk.len())
             .map(|i| format!("(?1, ?2, ?{}, ?{})", 2 * i + 3, 2 * i + 4))
             .collect();
         let sql = format!(
-            "INSERT OR IGNORE INTO members (tenant_id, group_seq, member_seq, display) VALUES {}",
+            "INSERT OR IGNORE INTO members (tenant_id, group_seq, member_seq, display) VALUES {} \
+             RETURNING member_seq",
             values.join(", ")
         );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let mut q = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql))
             .bind(tenant.0)
             .bind(group_seq);
         for (seq, display) in chunk {
             q = q.bind(*seq).bind(display.clone());
         }
-        inserted += q
-            .execute(&mut *conn)
-            .await
-            .map_err(backend)?
-            .rows_affected();
+        inserted.extend(q.fetch_all(&mut *conn).await.map_err(backend)?);
     }
     Ok(inserted)
 }
 
-/// Deletes membership rows of `group_seq` whose member has one of `ids`; returns how many.
+/// Deletes membership rows of `group_seq` whose member has one of `ids`; returns the member
+/// seqs of the deleted rows.
 async fn remove_members_by_id(
     conn: &mut SqliteConnection,
     tenant: TenantId,
     group_seq: i64,
     ids: &[String],
-) -> Result<u64, StoreError> {
-    let mut deleted = 0;
+) -> Result<Vec<i64>, StoreError> {
+    let mut deleted = Vec::new();
     for chunk in ids.chunks(CHUNK) {
         let sql = format!(
             "DELETE FROM members WHERE group_seq = ?1 AND member_seq IN \
-             (SELECT seq FROM resources WHERE tenant_id = ?2 AND kind IN (1, 2) AND id IN ({}))",
+             (SELECT seq FROM resources WHERE tenant_id = ?2 AND kind IN (1, 2) AND id IN ({})) \
+             RETURNING member_seq",
             placeholders(3, chunk.len())
         );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let mut q = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql))
             .bind(group_seq)
             .bind(tenant.0);
         for id in chunk {
             q = q.bind(id.clone());
         }
-        deleted += q
-            .execute(&mut *conn)
-            .await
-            .map_err(backend)?
-            .rows_affected();
+        deleted.extend(q.fetch_all(&mut *conn).await.map_err(backend)?);
     }
     Ok(deleted)
 }
@@ -286,24 +283,41 @@ async fn remove_members_by_seq(
     conn: &mut SqliteConnection,
     group_seq: i64,
     seqs: &[i64],
-) -> Result<u64, StoreError> {
-    let mut deleted = 0;
+) -> Result<Vec<i64>, StoreError> {
+    let mut deleted = Vec::new();
     for chunk in seqs.chunks(CHUNK) {
         let sql = format!(
-            "DELETE FROM members WHERE group_seq = ?1 AND member_seq IN ({})",
+            "DELETE FROM members WHERE group_seq = ?1 AND member_seq IN ({}) RETURNING member_seq",
             placeholders(2, chunk.len())
         );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(group_seq);
+        let mut q = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql)).bind(group_seq);
         for seq in chunk {
             q = q.bind(*seq);
         }
-        deleted += q
-            .execute(&mut *conn)
-            .await
-            .map_err(backend)?
-            .rows_affected();
+        deleted.extend(q.fetch_all(&mut *conn).await.map_err(backend)?);
     }
     Ok(deleted)
+}
+
+/// The ids of resources by seq, in the order given (for the member lists of events).
+async fn ids_of(conn: &mut SqliteConnection, seqs: &[i64]) -> Result<Vec<String>, StoreError> {
+    let mut by_seq = HashMap::new();
+    for chunk in seqs.chunks(CHUNK) {
+        let sql = format!(
+            "SELECT seq, id FROM resources WHERE seq IN ({})",
+            placeholders(1, chunk.len())
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for seq in chunk {
+            q = q.bind(*seq);
+        }
+        for row in q.fetch_all(&mut *conn).await.map_err(backend)? {
+            let seq: i64 = row.try_get("seq").map_err(backend)?;
+            let id: String = row.try_get("id").map_err(backend)?;
+            by_seq.insert(seq, id);
+        }
+    }
+    Ok(seqs.iter().filter_map(|s| by_seq.remove(s)).collect())
 }
 
 /// Fills `members` / `groups` of a page of resources with one query per chunk of rows (not
@@ -495,6 +509,7 @@ pub(crate) async fn create(
     store: &SqliteStore,
     tenant: TenantId,
     new: NewResource,
+    change: Option<&Change>,
 ) -> Result<StoredResource, StoreError> {
     let kind = new.kind;
     let d = derive(store, kind, &new.document, new.display.as_deref())?;
@@ -523,9 +538,10 @@ pub(crate) async fn create(
     .map_err(|e| write_error(e, kind))?;
     let seq: i64 = row.try_get("seq").map_err(backend)?;
     insert_index(&mut tx, tenant, kind, seq, &d.rows).await?;
+    let mut added = Vec::new();
     if kind == ResourceKind::Group && !new.members.is_empty() {
         let seqs = resolve_members(&mut tx, tenant, &new.members).await?;
-        insert_members(&mut tx, tenant, seq, &seqs).await?;
+        added = insert_members(&mut tx, tenant, seq, &seqs).await?;
     }
     sqlx::query(
         "INSERT INTO resource_counts (tenant_id, kind, n) VALUES (?1, ?2, 1) \
@@ -537,6 +553,15 @@ pub(crate) async fn create(
     .await
     .map_err(backend)?;
     let created = fetch_by_seq(&mut tx, seq, Load::ALL).await?;
+    if let Some(change) = change {
+        let facts = WriteFacts {
+            after: Some(created.clone()),
+            members_added: ids_of(&mut tx, &added).await?,
+            ..WriteFacts::default()
+        };
+        let events = derive_events(kind, &new.id, false, &facts, change);
+        outbox::record(&mut tx, tenant, events, change).await?;
+    }
     tx.commit().await.map_err(backend)?;
     Ok(created)
 }
@@ -568,6 +593,7 @@ pub(crate) async fn get(
     Ok(Some(r))
 }
 
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn replace(
     store: &SqliteStore,
     tenant: TenantId,
@@ -576,6 +602,7 @@ pub(crate) async fn replace(
     expected_version: Option<i64>,
     rep: Replacement,
     load: Load,
+    change: Option<&Change>,
 ) -> Result<StoredResource, StoreError> {
     let mut tx = store.begin().await?;
     let cur = locate(&mut tx, tenant, kind, id).await?;
@@ -587,6 +614,7 @@ pub(crate) async fn replace(
         });
     }
     let mut changed = false;
+    let (mut added, mut removed) = (Vec::new(), Vec::new());
     if cur.document != rep.document
         || cur.unique_key != rep.unique_key
         || cur.external_id != rep.external_id
@@ -624,9 +652,9 @@ pub(crate) async fn replace(
             .into_iter()
             .filter(|(seq, _)| !current.contains(seq))
             .collect();
-        let removed = remove_members_by_seq(&mut tx, cur.seq, &gone).await?;
-        let added = insert_members(&mut tx, tenant, cur.seq, &new).await?;
-        changed |= removed + added > 0;
+        removed = remove_members_by_seq(&mut tx, cur.seq, &gone).await?;
+        added = insert_members(&mut tx, tenant, cur.seq, &new).await?;
+        changed |= !removed.is_empty() || !added.is_empty();
     }
     if let Some(hash) = &rep.password_hash {
         set_password(&mut tx, cur.seq, hash).await?;
@@ -636,6 +664,21 @@ pub(crate) async fn replace(
         bump_version(&mut tx, cur.seq).await?;
     }
     let out = fetch_by_seq(&mut tx, cur.seq, load).await?;
+    if let Some(change) = change {
+        let facts = WriteFacts {
+            before: Some(cur.document),
+            after: Some(out.clone()),
+            password_set: rep.password_hash.is_some(),
+            members_added: ids_of(&mut tx, &added).await?,
+            members_removed: ids_of(&mut tx, &removed).await?,
+        };
+        let events = if changed {
+            derive_events(kind, id, false, &facts, change)
+        } else {
+            Vec::new()
+        };
+        outbox::record(&mut tx, tenant, events, change).await?;
+    }
     tx.commit().await.map_err(backend)?;
     Ok(out)
 }
@@ -650,6 +693,7 @@ async fn set_password(conn: &mut SqliteConnection, seq: i64, hash: &str) -> Resu
     Ok(())
 }
 
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn update(
     store: &SqliteStore,
     tenant: TenantId,
@@ -658,6 +702,7 @@ pub(crate) async fn update(
     expected_version: i64,
     up: Update,
     load: Load,
+    change: Option<&Change>,
 ) -> Result<StoredResource, StoreError> {
     let mut tx = store.begin().await?;
     let cur = locate(&mut tx, tenant, kind, id).await?;
@@ -667,6 +712,7 @@ pub(crate) async fn update(
         });
     }
     let mut changed = false;
+    let mut delta = MemberDelta::default();
     if let Some(document) = &up.document
         && (cur.document != *document
             || cur.unique_key != up.unique_key
@@ -689,24 +735,31 @@ pub(crate) async fn update(
     }
     if kind == ResourceKind::Group {
         for op in &up.member_ops {
-            let n = match op {
+            match op {
                 MemberOp::Add(refs) => {
                     let seqs = resolve_members(&mut tx, tenant, refs).await?;
-                    insert_members(&mut tx, tenant, cur.seq, &seqs).await?
+                    let new = insert_members(&mut tx, tenant, cur.seq, &seqs).await?;
+                    delta.record(new, true);
                 }
                 MemberOp::Remove(ids) => {
-                    remove_members_by_id(&mut tx, tenant, cur.seq, ids).await?
+                    let gone = remove_members_by_id(&mut tx, tenant, cur.seq, ids).await?;
+                    delta.record(gone, false);
                 }
-                MemberOp::Clear => sqlx::query("DELETE FROM members WHERE group_seq = ?1")
+                MemberOp::Clear => {
+                    let gone = sqlx::query_scalar::<_, i64>(
+                        "DELETE FROM members WHERE group_seq = ?1 RETURNING member_seq",
+                    )
                     .bind(cur.seq)
-                    .execute(&mut *tx)
+                    .fetch_all(&mut *tx)
                     .await
-                    .map_err(backend)?
-                    .rows_affected(),
-            };
-            changed |= n > 0;
+                    .map_err(backend)?;
+                    delta.record(gone, false);
+                }
+            }
         }
+        changed |= delta.touched();
     }
+    let (added, removed) = delta.net();
     if let Some(hash) = &up.password_hash {
         set_password(&mut tx, cur.seq, hash).await?;
         changed = true;
@@ -715,6 +768,21 @@ pub(crate) async fn update(
         bump_version(&mut tx, cur.seq).await?;
     }
     let out = fetch_by_seq(&mut tx, cur.seq, load).await?;
+    if let Some(change) = change {
+        let facts = WriteFacts {
+            before: Some(cur.document),
+            after: Some(out.clone()),
+            password_set: up.password_hash.is_some(),
+            members_added: ids_of(&mut tx, &added).await?,
+            members_removed: ids_of(&mut tx, &removed).await?,
+        };
+        let events = if changed {
+            derive_events(kind, id, false, &facts, change)
+        } else {
+            Vec::new()
+        };
+        outbox::record(&mut tx, tenant, events, change).await?;
+    }
     tx.commit().await.map_err(backend)?;
     Ok(out)
 }
@@ -725,6 +793,7 @@ pub(crate) async fn delete(
     kind: ResourceKind,
     id: &str,
     expected_version: Option<i64>,
+    change: Option<&Change>,
 ) -> Result<(), StoreError> {
     let mut tx = store.begin().await?;
     let cur = locate(&mut tx, tenant, kind, id).await?;
@@ -759,8 +828,57 @@ pub(crate) async fn delete(
         .execute(&mut *tx)
         .await
         .map_err(backend)?;
+    if let Some(change) = change {
+        let events = derive_events(kind, id, true, &WriteFacts::default(), change);
+        outbox::record(&mut tx, tenant, events, change).await?;
+    }
     tx.commit().await.map_err(backend)?;
     Ok(())
+}
+
+/// The membership rows one PATCH really inserted and deleted, netted per member: a member
+/// removed and added back in the same request (`replace` of `members` = clear + add) was a
+/// member before and after, so it is reported neither as removed nor as added.
+#[derive(Default)]
+struct MemberDelta {
+    /// Member seqs in the order first touched.
+    order: Vec<i64>,
+    /// Per member: (first operation inserted, last operation inserted).
+    state: HashMap<i64, (bool, bool)>,
+}
+
+impl MemberDelta {
+    fn record(&mut self, seqs: Vec<i64>, inserted: bool) {
+        for s in seqs {
+            match self.state.get_mut(&s) {
+                Some(st) => st.1 = inserted,
+                None => {
+                    self.order.push(s);
+                    self.state.insert(s, (inserted, inserted));
+                }
+            }
+        }
+    }
+
+    /// A row was inserted or deleted (the version changes even when the net is empty).
+    fn touched(&self) -> bool {
+        !self.order.is_empty()
+    }
+
+    /// (added, removed) member seqs, in the order first touched.
+    fn net(self) -> (Vec<i64>, Vec<i64>) {
+        let (mut added, mut removed) = (Vec::new(), Vec::new());
+        for s in self.order {
+            match self.state.get(&s) {
+                // Absent before (first op inserted) and present after.
+                Some((true, true)) => added.push(s),
+                // Present before (first op deleted) and absent after.
+                Some((false, false)) => removed.push(s),
+                _ => {}
+            }
+        }
+        (added, removed)
+    }
 }
 
 /// The SQL of one listing page.

@@ -16,7 +16,14 @@
     clippy::panic
 )]
 
+pub mod outbox;
 pub mod props;
+
+pub use outbox::{
+    admin_tokens_lifecycle, audit_log_query_and_retention,
+    concurrent_writers_get_distinct_event_numbers, events_are_pruned_and_numbering_continues,
+    failed_and_empty_writes_record_nothing, outbox_records_every_change_in_order,
+};
 
 use scimd_core::filter::parse_filter;
 use scimd_core::schema::ResourceKind;
@@ -1268,7 +1275,13 @@ macro_rules! conformance_tests {
             index_pages_are_stable_with_totals,
             cursor_pages_walk_forward_and_back,
             concurrent_writers_queue_and_readers_see_committed_state,
-            transfer_round_trip
+            transfer_round_trip,
+            outbox_records_every_change_in_order,
+            failed_and_empty_writes_record_nothing,
+            audit_log_query_and_retention,
+            events_are_pruned_and_numbering_continues,
+            admin_tokens_lifecycle,
+            concurrent_writers_get_distinct_event_numbers
         );
         $crate::conformance_tests!(@props $open;
             sql_filters_match_the_evaluator,
