@@ -20,12 +20,14 @@
 //!
 //! SQL text is built from constants and placeholders only; every value is bound.
 
+mod outbox;
 mod resources;
 pub mod schema;
 mod tenants;
 #[cfg(any(test, feature = "test-cluster"))]
 pub mod test_cluster;
 mod transfer;
+mod webhooks;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -34,7 +36,8 @@ use std::time::Duration;
 use scimd_core::schema::{Registry, ResourceKind};
 use scimd_store::sql::SqlValue;
 use scimd_store::{
-    Credential, CredentialKind, Load, NewResource, Query, QueryResult, Replacement, Store,
+    AdminStore, AdminToken, AuditEntry, AuditQuery, AuditStore, Change, ChangeStore, Credential,
+    CredentialKind, Event, EventStore, Load, NewResource, Query, QueryResult, Replacement, Store,
     StoreError, StoredResource, Tenant, TenantId, Update,
 };
 use serde_json::Value;
@@ -244,7 +247,7 @@ impl Store for PostgresStore {
         tenant: TenantId,
         resource: NewResource,
     ) -> Result<StoredResource, StoreError> {
-        resources::create(self, tenant, resource).await
+        resources::create(self, tenant, resource, None).await
     }
 
     async fn get(
@@ -266,7 +269,17 @@ impl Store for PostgresStore {
         replacement: Replacement,
         load: Load,
     ) -> Result<StoredResource, StoreError> {
-        resources::replace(self, tenant, kind, id, expected_version, replacement, load).await
+        resources::replace(
+            self,
+            tenant,
+            kind,
+            id,
+            expected_version,
+            replacement,
+            load,
+            None,
+        )
+        .await
     }
 
     async fn update(
@@ -278,7 +291,7 @@ impl Store for PostgresStore {
         update: Update,
         load: Load,
     ) -> Result<StoredResource, StoreError> {
-        resources::update(self, tenant, kind, id, expected_version, update, load).await
+        resources::update(self, tenant, kind, id, expected_version, update, load, None).await
     }
 
     async fn delete(
@@ -288,7 +301,7 @@ impl Store for PostgresStore {
         id: &str,
         expected_version: Option<i64>,
     ) -> Result<(), StoreError> {
-        resources::delete(self, tenant, kind, id, expected_version).await
+        resources::delete(self, tenant, kind, id, expected_version, None).await
     }
 
     async fn query(
@@ -298,6 +311,132 @@ impl Store for PostgresStore {
         query: &Query,
     ) -> Result<QueryResult, StoreError> {
         resources::query(self, tenant, kind, query).await
+    }
+}
+
+impl ChangeStore for PostgresStore {
+    async fn create_with(
+        &self,
+        tenant: TenantId,
+        resource: NewResource,
+        change: &Change,
+    ) -> Result<StoredResource, StoreError> {
+        resources::create(self, tenant, resource, Some(change)).await
+    }
+
+    async fn replace_with(
+        &self,
+        tenant: TenantId,
+        kind: ResourceKind,
+        id: &str,
+        expected_version: Option<i64>,
+        replacement: Replacement,
+        load: Load,
+        change: &Change,
+    ) -> Result<StoredResource, StoreError> {
+        resources::replace(
+            self,
+            tenant,
+            kind,
+            id,
+            expected_version,
+            replacement,
+            load,
+            Some(change),
+        )
+        .await
+    }
+
+    async fn update_with(
+        &self,
+        tenant: TenantId,
+        kind: ResourceKind,
+        id: &str,
+        expected_version: i64,
+        update: Update,
+        load: Load,
+        change: &Change,
+    ) -> Result<StoredResource, StoreError> {
+        resources::update(
+            self,
+            tenant,
+            kind,
+            id,
+            expected_version,
+            update,
+            load,
+            Some(change),
+        )
+        .await
+    }
+
+    async fn delete_with(
+        &self,
+        tenant: TenantId,
+        kind: ResourceKind,
+        id: &str,
+        expected_version: Option<i64>,
+        change: &Change,
+    ) -> Result<(), StoreError> {
+        resources::delete(self, tenant, kind, id, expected_version, Some(change)).await
+    }
+}
+
+impl EventStore for PostgresStore {
+    async fn events_after(
+        &self,
+        tenant: TenantId,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<Event>, StoreError> {
+        outbox::events_after(self, tenant, after_seq, limit).await
+    }
+
+    async fn event_heads(&self) -> Result<Vec<(TenantId, i64)>, StoreError> {
+        outbox::event_heads(self).await
+    }
+
+    async fn prune_events(&self, before: &str) -> Result<u64, StoreError> {
+        outbox::prune_events(self, before).await
+    }
+}
+
+impl AuditStore for PostgresStore {
+    async fn record_audit(&self, entries: Vec<AuditEntry>) -> Result<(), StoreError> {
+        outbox::record_audit(self, entries).await
+    }
+
+    async fn query_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
+        outbox::query_audit(self, query).await
+    }
+
+    async fn prune_audit(&self, before: &str) -> Result<u64, StoreError> {
+        outbox::prune_audit(self, before).await
+    }
+}
+
+impl AdminStore for PostgresStore {
+    async fn create_admin_token(
+        &self,
+        label: &str,
+        token_hash: &str,
+    ) -> Result<AdminToken, StoreError> {
+        outbox::create_admin_token(self, label, token_hash).await
+    }
+
+    async fn admin_token_by_hash(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<AdminToken>, StoreError> {
+        outbox::admin_token_by_hash(self, token_hash).await
+    }
+
+    async fn list_admin_tokens(&self) -> Result<Vec<AdminToken>, StoreError> {
+        outbox::list_admin_tokens(self).await
+    }
+
+    async fn revoke_admin_token(&self, id: i64) -> Result<(), StoreError> {
+        outbox::revoke_admin_token(self, id).await
     }
 }
 

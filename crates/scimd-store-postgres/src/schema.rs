@@ -175,6 +175,8 @@ CREATE TABLE admin_tokens (
     revoked     boolean NOT NULL DEFAULT false
 );
 "#,
+    // 3: webhook endpoints, the delivery queue and the attempt log (`webhooks.rs`).
+    crate::webhooks::MIGRATION,
 ];
 
 /// Brings the database to the latest schema version; returns the version it is at.

@@ -20,6 +20,7 @@ mod resources;
 pub mod schema;
 mod tenants;
 mod transfer;
+mod webhooks;
 
 use std::path::Path;
 use std::str::FromStr;

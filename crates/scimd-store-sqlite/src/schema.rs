@@ -159,6 +159,8 @@ CREATE TABLE admin_tokens (
     revoked     INTEGER NOT NULL DEFAULT 0
 );
 "#,
+    // 3: webhook endpoints, the delivery queue and the attempt log (`webhooks.rs`).
+    crate::webhooks::MIGRATION,
 ];
 
 /// Brings the database to the latest schema version.
