@@ -18,3 +18,4 @@ pub mod sort;
 pub mod projection;
 pub mod message;
 pub mod patch;
+pub mod set;
