@@ -19,6 +19,7 @@ use scimd_core::datetime::format_rfc3339;
 use scimd_core::schema::{ResourceKind, ResourceType};
 use scimd_core::{MemberKind, MemberOp, MemberRef};
 use scimd_store::cursor::{Cursor, fingerprint};
+use scimd_store::events::{Change, MemberDelta, WriteFacts, derive_events};
 use scimd_store::index::{IndexRow, index_rows};
 use scimd_store::sql::{
     Position, Postgres, Scope, SqlBuilder, SqlValue, kind_code, kind_from_code, order_by,
@@ -31,7 +32,7 @@ use scimd_store::{
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
 
-use crate::{PostgresStore, backend, bind_all, now_micros};
+use crate::{PostgresStore, backend, bind_all, now_micros, outbox};
 
 /// Columns of a resource row, as read by [`resource_from_row`].
 const COLS: &str = "r.seq, r.kind, r.id, r.version, r.created, r.modified, r.data, r.password_hash";
@@ -238,63 +239,59 @@ async fn resolve_members(
     Ok(seqs)
 }
 
-/// Inserts membership rows (an existing member keeps its row); returns how many were new.
-/// `ON CONFLICT DO NOTHING`: a row another transaction inserted concurrently counts as there.
+/// Inserts membership rows (an existing member keeps its row); returns the member seqs of
+/// the rows that were new. `ON CONFLICT DO NOTHING`: a row another transaction inserted
+/// concurrently counts as there.
 pub(crate) async fn insert_members(
     conn: &mut PgConnection,
     tenant: TenantId,
     group_seq: i64,
     rows: &[MemberRow],
-) -> Result<u64, StoreError> {
-    let mut inserted = 0;
+) -> Result<Vec<i64>, StoreError> {
+    let mut inserted = Vec::new();
     for chunk in rows.chunks(CHUNK / 2) {
         let values: Vec<String> = (0..chunk.len())
             .map(|i| format!("($1, $2, ${}, ${})", 2 * i + 3, 2 * i + 4))
             .collect();
         let sql = format!(
-            "INSERT INTO members (tenant_id, group_seq, member_seq, display) VALUES {} ON CONFLICT DO NOTHING",
+            "INSERT INTO members (tenant_id, group_seq, member_seq, display) VALUES {} \
+             ON CONFLICT DO NOTHING RETURNING member_seq",
             values.join(", ")
         );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let mut q = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql))
             .bind(tenant.0)
             .bind(group_seq);
         for (seq, display) in chunk {
             q = q.bind(*seq).bind(display.clone());
         }
-        inserted += q
-            .execute(&mut *conn)
-            .await
-            .map_err(backend)?
-            .rows_affected();
+        inserted.extend(q.fetch_all(&mut *conn).await.map_err(backend)?);
     }
     Ok(inserted)
 }
 
-/// Deletes membership rows of `group_seq` whose member has one of `ids`; returns how many.
+/// Deletes membership rows of `group_seq` whose member has one of `ids`; returns the member
+/// seqs of the deleted rows.
 async fn remove_members_by_id(
     conn: &mut PgConnection,
     tenant: TenantId,
     group_seq: i64,
     ids: &[String],
-) -> Result<u64, StoreError> {
-    let mut deleted = 0;
+) -> Result<Vec<i64>, StoreError> {
+    let mut deleted = Vec::new();
     for chunk in ids.chunks(CHUNK) {
         let sql = format!(
             "DELETE FROM members WHERE group_seq = $1 AND member_seq IN \
-             (SELECT seq FROM resources WHERE tenant_id = $2 AND kind IN (1, 2) AND id IN ({}))",
+             (SELECT seq FROM resources WHERE tenant_id = $2 AND kind IN (1, 2) AND id IN ({})) \
+             RETURNING member_seq",
             placeholders(3, chunk.len())
         );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let mut q = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql))
             .bind(group_seq)
             .bind(tenant.0);
         for id in chunk {
             q = q.bind(id.clone());
         }
-        deleted += q
-            .execute(&mut *conn)
-            .await
-            .map_err(backend)?
-            .rows_affected();
+        deleted.extend(q.fetch_all(&mut *conn).await.map_err(backend)?);
     }
     Ok(deleted)
 }
@@ -303,24 +300,39 @@ async fn remove_members_by_seq(
     conn: &mut PgConnection,
     group_seq: i64,
     seqs: &[i64],
-) -> Result<u64, StoreError> {
-    let mut deleted = 0;
+) -> Result<Vec<i64>, StoreError> {
+    let mut deleted = Vec::new();
     for chunk in seqs.chunks(CHUNK) {
         let sql = format!(
-            "DELETE FROM members WHERE group_seq = $1 AND member_seq IN ({})",
+            "DELETE FROM members WHERE group_seq = $1 AND member_seq IN ({}) RETURNING member_seq",
             placeholders(2, chunk.len())
         );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(group_seq);
+        let mut q = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql)).bind(group_seq);
         for seq in chunk {
             q = q.bind(*seq);
         }
-        deleted += q
-            .execute(&mut *conn)
-            .await
-            .map_err(backend)?
-            .rows_affected();
+        deleted.extend(q.fetch_all(&mut *conn).await.map_err(backend)?);
     }
     Ok(deleted)
+}
+
+/// The ids of resources by seq, in the order given (for the member lists of events).
+async fn ids_of(conn: &mut PgConnection, seqs: &[i64]) -> Result<Vec<String>, StoreError> {
+    if seqs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = sqlx::query("SELECT seq, id FROM resources WHERE seq = ANY($1)")
+        .bind(seqs)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(backend)?;
+    let mut by_seq = HashMap::new();
+    for row in rows {
+        let seq: i64 = row.try_get("seq").map_err(backend)?;
+        let id: String = row.try_get("id").map_err(backend)?;
+        by_seq.insert(seq, id);
+    }
+    Ok(seqs.iter().filter_map(|s| by_seq.remove(s)).collect())
 }
 
 /// Fills `members` / `groups` of a page of resources with one query per chunk of rows (not
@@ -549,6 +561,7 @@ pub(crate) async fn create(
     store: &PostgresStore,
     tenant: TenantId,
     new: NewResource,
+    change: Option<&Change>,
 ) -> Result<StoredResource, StoreError> {
     let kind = new.kind;
     let d = derive(store, kind, &new.document, new.display.as_deref())?;
@@ -577,13 +590,23 @@ pub(crate) async fn create(
     .map_err(|e| write_error(e, kind))?;
     let seq: i64 = row.try_get("seq").map_err(backend)?;
     insert_index(&mut tx, tenant, kind, seq, &d.rows).await?;
+    let mut added = Vec::new();
     if kind == ResourceKind::Group && !new.members.is_empty() {
         let seqs = resolve_members(&mut tx, tenant, &new.members).await?;
-        insert_members(&mut tx, tenant, seq, &seqs).await?;
+        added = insert_members(&mut tx, tenant, seq, &seqs).await?;
     }
     // Last, so the counter shard is locked for as short a time as possible.
     count(&mut tx, tenant, kind, seq, 1).await?;
     let created = fetch_by_seq(&mut tx, seq, Load::ALL).await?;
+    if let Some(change) = change {
+        let facts = WriteFacts {
+            after: Some(created.clone()),
+            members_added: ids_of(&mut tx, &added).await?,
+            ..WriteFacts::default()
+        };
+        let events = derive_events(kind, &new.id, false, &facts, change);
+        outbox::record(&mut tx, tenant, events, change).await?;
+    }
     tx.commit().await.map_err(backend)?;
     Ok(created)
 }
@@ -615,6 +638,7 @@ pub(crate) async fn get(
     Ok(Some(r))
 }
 
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn replace(
     store: &PostgresStore,
     tenant: TenantId,
@@ -623,6 +647,7 @@ pub(crate) async fn replace(
     expected_version: Option<i64>,
     rep: Replacement,
     load: Load,
+    change: Option<&Change>,
 ) -> Result<StoredResource, StoreError> {
     let mut tx = store.begin().await?;
     let cur = locate(&mut tx, tenant, kind, id).await?;
@@ -634,6 +659,7 @@ pub(crate) async fn replace(
         });
     }
     let mut changed = false;
+    let (mut added, mut removed) = (Vec::new(), Vec::new());
     if cur.document != rep.document
         || cur.unique_key != rep.unique_key
         || cur.external_id != rep.external_id
@@ -671,9 +697,9 @@ pub(crate) async fn replace(
             .into_iter()
             .filter(|(seq, _)| !current.contains(seq))
             .collect();
-        let removed = remove_members_by_seq(&mut tx, cur.seq, &gone).await?;
-        let added = insert_members(&mut tx, tenant, cur.seq, &new).await?;
-        changed |= removed + added > 0;
+        removed = remove_members_by_seq(&mut tx, cur.seq, &gone).await?;
+        added = insert_members(&mut tx, tenant, cur.seq, &new).await?;
+        changed |= !removed.is_empty() || !added.is_empty();
     }
     if let Some(hash) = &rep.password_hash {
         set_password(&mut tx, cur.seq, hash).await?;
@@ -683,6 +709,21 @@ pub(crate) async fn replace(
         bump_version(&mut tx, cur.seq, cur.version).await?;
     }
     let out = fetch_by_seq(&mut tx, cur.seq, load).await?;
+    if let Some(change) = change {
+        let facts = WriteFacts {
+            before: Some(cur.document),
+            after: Some(out.clone()),
+            password_set: rep.password_hash.is_some(),
+            members_added: ids_of(&mut tx, &added).await?,
+            members_removed: ids_of(&mut tx, &removed).await?,
+        };
+        let events = if changed {
+            derive_events(kind, id, false, &facts, change)
+        } else {
+            Vec::new()
+        };
+        outbox::record(&mut tx, tenant, events, change).await?;
+    }
     tx.commit().await.map_err(backend)?;
     Ok(out)
 }
@@ -697,6 +738,7 @@ async fn set_password(conn: &mut PgConnection, seq: i64, hash: &str) -> Result<(
     Ok(())
 }
 
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn update(
     store: &PostgresStore,
     tenant: TenantId,
@@ -705,6 +747,7 @@ pub(crate) async fn update(
     expected_version: i64,
     up: Update,
     load: Load,
+    change: Option<&Change>,
 ) -> Result<StoredResource, StoreError> {
     let mut tx = store.begin().await?;
     let cur = locate(&mut tx, tenant, kind, id).await?;
@@ -714,6 +757,7 @@ pub(crate) async fn update(
         });
     }
     let mut changed = false;
+    let mut delta = MemberDelta::default();
     if let Some(document) = &up.document
         && (cur.document != *document
             || cur.unique_key != up.unique_key
@@ -736,24 +780,31 @@ pub(crate) async fn update(
     }
     if kind == ResourceKind::Group {
         for op in &up.member_ops {
-            let n = match op {
+            match op {
                 MemberOp::Add(refs) => {
                     let seqs = resolve_members(&mut tx, tenant, refs).await?;
-                    insert_members(&mut tx, tenant, cur.seq, &seqs).await?
+                    let new = insert_members(&mut tx, tenant, cur.seq, &seqs).await?;
+                    delta.record(new, true);
                 }
                 MemberOp::Remove(ids) => {
-                    remove_members_by_id(&mut tx, tenant, cur.seq, ids).await?
+                    let gone = remove_members_by_id(&mut tx, tenant, cur.seq, ids).await?;
+                    delta.record(gone, false);
                 }
-                MemberOp::Clear => sqlx::query("DELETE FROM members WHERE group_seq = $1")
+                MemberOp::Clear => {
+                    let gone = sqlx::query_scalar::<_, i64>(
+                        "DELETE FROM members WHERE group_seq = $1 RETURNING member_seq",
+                    )
                     .bind(cur.seq)
-                    .execute(&mut *tx)
+                    .fetch_all(&mut *tx)
                     .await
-                    .map_err(backend)?
-                    .rows_affected(),
-            };
-            changed |= n > 0;
+                    .map_err(backend)?;
+                    delta.record(gone, false);
+                }
+            }
         }
+        changed |= delta.touched();
     }
+    let (added, removed) = delta.net();
     if let Some(hash) = &up.password_hash {
         set_password(&mut tx, cur.seq, hash).await?;
         changed = true;
@@ -762,6 +813,21 @@ pub(crate) async fn update(
         bump_version(&mut tx, cur.seq, cur.version).await?;
     }
     let out = fetch_by_seq(&mut tx, cur.seq, load).await?;
+    if let Some(change) = change {
+        let facts = WriteFacts {
+            before: Some(cur.document),
+            after: Some(out.clone()),
+            password_set: up.password_hash.is_some(),
+            members_added: ids_of(&mut tx, &added).await?,
+            members_removed: ids_of(&mut tx, &removed).await?,
+        };
+        let events = if changed {
+            derive_events(kind, id, false, &facts, change)
+        } else {
+            Vec::new()
+        };
+        outbox::record(&mut tx, tenant, events, change).await?;
+    }
     tx.commit().await.map_err(backend)?;
     Ok(out)
 }
@@ -772,6 +838,7 @@ pub(crate) async fn delete(
     kind: ResourceKind,
     id: &str,
     expected_version: Option<i64>,
+    change: Option<&Change>,
 ) -> Result<(), StoreError> {
     let mut tx = store.begin().await?;
     // Groups first, then the resource: the order in which Group updates lock them.
@@ -813,6 +880,10 @@ pub(crate) async fn delete(
         .await
         .map_err(backend)?;
     count(&mut tx, tenant, kind, cur.seq, -1).await?;
+    if let Some(change) = change {
+        let events = derive_events(kind, id, true, &WriteFacts::default(), change);
+        outbox::record(&mut tx, tenant, events, change).await?;
+    }
     tx.commit().await.map_err(backend)?;
     Ok(())
 }

@@ -239,13 +239,19 @@ async fn nodes_starting_together_migrate_once_and_newer_schemas_are_refused() {
     for s in starts {
         stores.push(s.await.unwrap().unwrap());
     }
-    assert_eq!(PostgresStore::migrate(&url).await.unwrap(), 1);
+    assert_eq!(
+        PostgresStore::migrate(&url).await.unwrap(),
+        i64::try_from(crate::schema::MIGRATIONS.len()).unwrap()
+    );
     let s = &stores[0];
     let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM schema_version")
         .fetch_one(&s.inner.pool)
         .await
         .unwrap();
-    assert_eq!(rows, 1);
+    assert_eq!(
+        rows,
+        i64::try_from(crate::schema::MIGRATIONS.len()).unwrap()
+    );
     sqlx::query("INSERT INTO schema_version (version) VALUES (99)")
         .execute(&s.inner.pool)
         .await

@@ -7,7 +7,7 @@ use scimd_core::datetime::format_rfc3339;
 use scimd_core::schema::{ResourceKind, ResourceType};
 use scimd_core::{MemberKind, MemberOp, MemberRef};
 use scimd_store::cursor::{Cursor, fingerprint};
-use scimd_store::events::{Change, WriteFacts, derive_events};
+use scimd_store::events::{Change, MemberDelta, WriteFacts, derive_events};
 use scimd_store::index::{IndexRow, index_rows};
 use scimd_store::sql::{
     Position, Scope, SqlBuilder, SqlValue, Sqlite, kind_code, kind_from_code, order_by,
@@ -834,51 +834,6 @@ pub(crate) async fn delete(
     }
     tx.commit().await.map_err(backend)?;
     Ok(())
-}
-
-/// The membership rows one PATCH really inserted and deleted, netted per member: a member
-/// removed and added back in the same request (`replace` of `members` = clear + add) was a
-/// member before and after, so it is reported neither as removed nor as added.
-#[derive(Default)]
-struct MemberDelta {
-    /// Member seqs in the order first touched.
-    order: Vec<i64>,
-    /// Per member: (first operation inserted, last operation inserted).
-    state: HashMap<i64, (bool, bool)>,
-}
-
-impl MemberDelta {
-    fn record(&mut self, seqs: Vec<i64>, inserted: bool) {
-        for s in seqs {
-            match self.state.get_mut(&s) {
-                Some(st) => st.1 = inserted,
-                None => {
-                    self.order.push(s);
-                    self.state.insert(s, (inserted, inserted));
-                }
-            }
-        }
-    }
-
-    /// A row was inserted or deleted (the version changes even when the net is empty).
-    fn touched(&self) -> bool {
-        !self.order.is_empty()
-    }
-
-    /// (added, removed) member seqs, in the order first touched.
-    fn net(self) -> (Vec<i64>, Vec<i64>) {
-        let (mut added, mut removed) = (Vec::new(), Vec::new());
-        for s in self.order {
-            match self.state.get(&s) {
-                // Absent before (first op inserted) and present after.
-                Some((true, true)) => added.push(s),
-                // Present before (first op deleted) and absent after.
-                Some((false, false)) => removed.push(s),
-                _ => {}
-            }
-        }
-        (added, removed)
-    }
 }
 
 /// The SQL of one listing page.

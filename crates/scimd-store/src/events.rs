@@ -34,6 +34,7 @@
 //! One write can produce several events (a PATCH that renames a group and adds a member
 //! writes `group.renamed` then `group.member_added`); they get consecutive `seq`s.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -352,6 +353,52 @@ pub fn derive_events(
         }
     }
     out
+}
+
+/// For backends: the membership rows one PATCH really inserted and deleted, netted per member: a member
+/// removed and added back in the same request (`replace` of `members` = clear + add) was a
+/// member before and after, so it is reported neither as removed nor as added.
+#[derive(Debug, Default)]
+pub struct MemberDelta {
+    /// Member seqs in the order first touched.
+    order: Vec<i64>,
+    /// Per member: (first operation inserted, last operation inserted).
+    state: HashMap<i64, (bool, bool)>,
+}
+
+impl MemberDelta {
+    /// Records rows inserted (`inserted`) or deleted by one operation.
+    pub fn record(&mut self, seqs: Vec<i64>, inserted: bool) {
+        for s in seqs {
+            match self.state.get_mut(&s) {
+                Some(st) => st.1 = inserted,
+                None => {
+                    self.order.push(s);
+                    self.state.insert(s, (inserted, inserted));
+                }
+            }
+        }
+    }
+
+    /// A row was inserted or deleted (the version changes even when the net is empty).
+    pub fn touched(&self) -> bool {
+        !self.order.is_empty()
+    }
+
+    /// (added, removed) member seqs, in the order first touched.
+    pub fn net(self) -> (Vec<i64>, Vec<i64>) {
+        let (mut added, mut removed) = (Vec::new(), Vec::new());
+        for s in self.order {
+            match self.state.get(&s) {
+                // Absent before (first op inserted) and present after.
+                Some((true, true)) => added.push(s),
+                // Present before (first op deleted) and absent after.
+                Some((false, false)) => removed.push(s),
+                _ => {}
+            }
+        }
+        (added, removed)
+    }
 }
 
 /// `active` as SCIM reads it: absent (or not a boolean) counts as active.
