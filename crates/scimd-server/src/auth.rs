@@ -16,13 +16,14 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::state::ServerStore;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use scimd_store::{CredentialKind, Store, Tenant};
+use scimd_store::{CredentialKind, Tenant};
 
 use crate::config::TenantSettings;
 use crate::crypto;
@@ -39,6 +40,9 @@ pub const BASIC_CACHE_CAPACITY: usize = 10_000;
 #[derive(Debug, Clone)]
 pub struct TenantContext {
     pub tenant: Tenant,
+    /// The label of the credential that authenticated the request (the actor of events
+    /// and audit entries).
+    pub label: String,
     pub settings: TenantSettings,
     /// `…/scim/v2` or `…/tenants/{tenant}/scim/v2`, without a trailing slash.
     pub base_url: String,
@@ -47,7 +51,7 @@ pub struct TenantContext {
 /// Cache of successful Basic verifications (see the module documentation for the bounds).
 #[derive(Debug, Default)]
 pub struct BasicCache {
-    entries: Mutex<HashMap<[u8; 32], (Instant, Tenant)>>,
+    entries: Mutex<HashMap<[u8; 32], (Instant, Authenticated)>>,
 }
 
 impl BasicCache {
@@ -59,7 +63,7 @@ impl BasicCache {
         crypto::sha256(&data)
     }
 
-    fn get(&self, key: &[u8; 32]) -> Option<Tenant> {
+    fn get(&self, key: &[u8; 32]) -> Option<Authenticated> {
         let mut map = self.entries.lock().ok()?;
         match map.get(key) {
             Some((at, tenant)) if at.elapsed() < BASIC_CACHE_TTL => Some(tenant.clone()),
@@ -71,7 +75,7 @@ impl BasicCache {
         }
     }
 
-    fn insert(&self, key: [u8; 32], tenant: Tenant) {
+    fn insert(&self, key: [u8; 32], tenant: Authenticated) {
         let Ok(mut map) = self.entries.lock() else {
             return;
         };
@@ -121,11 +125,15 @@ fn presented(headers: &HeaderMap) -> Option<Presented> {
     }
 }
 
-/// Resolves the credential in `headers` to its tenant, or `None` when it is missing or wrong.
-pub async fn authenticate<S: Store>(
+/// A tenant and the label of the credential that authenticated for it.
+pub type Authenticated = (Tenant, String);
+
+/// Resolves the credential in `headers` to its tenant and credential label, or `None` when
+/// it is missing or wrong.
+pub async fn authenticate<S: ServerStore>(
     state: &AppState<S>,
     headers: &HeaderMap,
-) -> Result<Option<Tenant>, ApiError> {
+) -> Result<Option<Authenticated>, ApiError> {
     let Some(cred) = presented(headers) else {
         return Ok(None);
     };
@@ -141,7 +149,7 @@ pub async fn authenticate<S: Store>(
                 (c.kind == CredentialKind::Bearer
                     && !c.revoked
                     && crypto::constant_time_eq(c.secret_hash.as_bytes(), hash.as_bytes()))
-                .then_some(t)
+                .then_some((t, c.label))
             }))
         }
         Presented::Basic { client_id, secret } => {
@@ -167,8 +175,9 @@ pub async fn authenticate<S: Store>(
             if !ok {
                 return Ok(None);
             }
-            state.basic_cache().insert(key, tenant.clone());
-            Ok(Some(tenant))
+            let authed = (tenant, c.label);
+            state.basic_cache().insert(key, authed.clone());
+            Ok(Some(authed))
         }
     }
 }
@@ -190,7 +199,7 @@ pub fn base_url_for(public_base_url: &str, path: &str) -> String {
 
 /// Middleware on every authenticated route: resolves the tenant and stores a
 /// [`TenantContext`] in the request extensions, or answers 401.
-pub async fn require_auth<S: Store>(
+pub async fn require_auth<S: ServerStore>(
     State(state): State<AppState<S>>,
     mut req: Request,
     next: Next,
@@ -199,7 +208,7 @@ pub async fn require_auth<S: Store>(
         .extensions()
         .get::<axum::extract::OriginalUri>()
         .map_or_else(|| req.uri().path().to_owned(), |u| u.path().to_owned());
-    let tenant = match authenticate(&state, req.headers()).await {
+    let (tenant, label) = match authenticate(&state, req.headers()).await {
         Ok(Some(t)) => t,
         Ok(None) => return ApiError::unauthorized().into_response(),
         Err(e) => return e.into_response(),
@@ -209,10 +218,12 @@ pub async fn require_auth<S: Store>(
     {
         return ApiError::unauthorized().into_response();
     }
+    crate::audit::set_actor(Some(tenant.id), &tenant.name, &label);
     let settings = TenantSettings::from_json(&tenant.settings);
     let base_url = base_url_for(&state.config().public_base_url, &path);
     req.extensions_mut().insert(TenantContext {
         tenant,
+        label,
         settings,
         base_url,
     });
@@ -277,11 +288,14 @@ mod tests {
         };
         let k = BasicCache::key("id", "secret");
         assert!(cache.get(&k).is_none());
-        cache.insert(k, t.clone());
-        assert_eq!(cache.get(&k), Some(t.clone()));
+        cache.insert(k, (t.clone(), "okta".into()));
+        assert_eq!(cache.get(&k), Some((t.clone(), "okta".into())));
         assert!(cache.get(&BasicCache::key("id", "other")).is_none());
         for i in 0..BASIC_CACHE_CAPACITY + 5 {
-            cache.insert(BasicCache::key(&i.to_string(), "s"), t.clone());
+            cache.insert(
+                BasicCache::key(&i.to_string(), "s"),
+                (t.clone(), String::new()),
+            );
         }
         assert!(cache.len() <= BASIC_CACHE_CAPACITY);
     }

@@ -23,12 +23,13 @@
 
 use std::collections::{HashMap, HashSet};
 
+use crate::state::ServerStore;
 use axum::Extension;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use scimd_core::message::{BulkMethod, BulkOperation, BulkRequest, BulkResponseOp, bulk_response};
 use scimd_core::schema::ResourceKind;
-use scimd_store::{Load, Store};
+use scimd_store::Load;
 use serde_json::Value;
 
 use crate::auth::TenantContext;
@@ -43,7 +44,7 @@ pub const BULK_ID_PREFIX: &str = "bulkId:";
 
 /// `POST /Bulk`: 200 with a BulkResponse, or 413 when the request exceeds the advertised
 /// `maxOperations` / `maxPayloadSize`.
-pub async fn bulk<S: Store>(
+pub async fn bulk<S: ServerStore>(
     State(state): State<AppState<S>>,
     Extension(ctx): Extension<TenantContext>,
     req: Request,
@@ -100,7 +101,10 @@ fn operation_count(body: &Value) -> Option<usize> {
 
 /// Runs the operations of a parsed Bulk request in dependency order and returns the
 /// outcome of each performed operation, in request order.
-pub async fn run<S: Store>(svc: &Service<'_, S>, request: &BulkRequest) -> Vec<BulkResponseOp> {
+pub async fn run<S: ServerStore>(
+    svc: &Service<'_, S>,
+    request: &BulkRequest,
+) -> Vec<BulkResponseOp> {
     let plan = Plan::new(&request.operations);
     let mut outcomes: Vec<(usize, BulkResponseOp)> = Vec::new();
     let mut resolved: HashMap<&str, Resolution> = HashMap::new();
@@ -436,7 +440,7 @@ fn method_not_allowed(op: &BulkOperation) -> Failure {
 
 /// Performs one operation through the [`Service`], exactly as the single request would.
 /// Returns its outcome and, for a successful POST, the id of the created resource.
-async fn perform<S: Store>(
+async fn perform<S: ServerStore>(
     svc: &Service<'_, S>,
     plan: &Plan<'_>,
     index: usize,
@@ -487,7 +491,7 @@ struct Done {
     id: Option<String>,
 }
 
-async fn execute<S: Store>(
+async fn execute<S: ServerStore>(
     svc: &Service<'_, S>,
     op: &BulkOperation,
     target: &Target,

@@ -6,6 +6,7 @@
 
 use std::path::PathBuf;
 
+use crate::state::ServerStore;
 use clap::{Args, Parser, Subcommand};
 use scimd_store::{CredentialKind, Store, Tenant, TenantExport, Transfer};
 
@@ -206,7 +207,7 @@ async fn tenant<S: Store>(store: &S, name: &str) -> Result<Tenant, CliError> {
 /// Runs an operator command (anything but `serve` and `migrate`) against an open store,
 /// writing what it prints to `out`. `export` without `--output` writes its JSON lines to
 /// `out`; `import` without `--input` reads stdin.
-pub async fn run_admin<S: Store + Transfer>(
+pub async fn run_admin<S: ServerStore + Transfer>(
     store: &S,
     command: &Command,
     out: &mut impl std::io::Write,

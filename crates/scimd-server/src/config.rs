@@ -47,6 +47,11 @@ pub struct FileConfig {
     pub bulk_max_payload_bytes: Option<usize>,
     pub discovery_requires_auth: Option<bool>,
     pub mode: Option<Mode>,
+    /// Days the audit log keeps entries (default 90).
+    pub audit_retention_days: Option<u64>,
+    /// Days the outbox keeps events (default 30); keep it longer than the webhook retry
+    /// period.
+    pub events_retention_days: Option<u64>,
     /// Custom schema attributes (`scimd_core::schema::config::SchemaConfig`), kept as JSON
     /// until the registry is built so that a bad section is reported with its own message.
     pub schema: Option<serde_json::Value>,
@@ -117,6 +122,10 @@ pub struct ServerConfig {
     pub mode: Mode,
     /// Custom schema attributes, as JSON.
     pub schema: Option<serde_json::Value>,
+    /// Days the audit log keeps entries (`audit_retention_days`, default 90).
+    pub audit_retention_days: u64,
+    /// Days the outbox keeps events (`events_retention_days`, default 30).
+    pub events_retention_days: u64,
 }
 
 impl Default for ServerConfig {
@@ -166,6 +175,8 @@ impl ServerConfig {
             discovery_requires_auth: file.discovery_requires_auth.unwrap_or(true),
             mode: file.mode.unwrap_or_default(),
             schema: file.schema,
+            audit_retention_days: file.audit_retention_days.unwrap_or(90).max(1),
+            events_retention_days: file.events_retention_days.unwrap_or(30).max(1),
         }
     }
 

@@ -5,9 +5,9 @@
 
 use std::collections::HashMap;
 
+use crate::state::ServerStore;
 use axum::extract::{OriginalUri, Path, State};
 use scimd_core::schema::discovery::{self, AuthenticationScheme, ServiceProviderFeatures};
-use scimd_store::Store;
 
 use crate::auth::base_url_for;
 use crate::error::{ApiError, ApiResult};
@@ -18,12 +18,12 @@ use crate::state::AppState;
 /// when it is served, so clients never see a capability that answers 404.
 pub const BULK_ROUTED: bool = true;
 
-fn base<S: Store>(state: &AppState<S>, uri: &OriginalUri) -> String {
+fn base<S: ServerStore>(state: &AppState<S>, uri: &OriginalUri) -> String {
     base_url_for(&state.config().public_base_url, uri.path())
 }
 
 /// The capabilities advertised in `/ServiceProviderConfig`, from the configuration.
-pub fn features<S: Store>(state: &AppState<S>) -> ServiceProviderFeatures {
+pub fn features<S: ServerStore>(state: &AppState<S>) -> ServiceProviderFeatures {
     let c = state.config();
     let max = usize::try_from(c.max_page_size).unwrap_or(usize::MAX);
     ServiceProviderFeatures {
@@ -53,7 +53,7 @@ pub fn features<S: Store>(state: &AppState<S>) -> ServiceProviderFeatures {
 }
 
 /// `GET /ServiceProviderConfig`.
-pub async fn service_provider_config<S: Store>(
+pub async fn service_provider_config<S: ServerStore>(
     State(state): State<AppState<S>>,
     uri: OriginalUri,
 ) -> ScimResponse {
@@ -64,7 +64,10 @@ pub async fn service_provider_config<S: Store>(
 }
 
 /// `GET /Schemas`.
-pub async fn schemas<S: Store>(State(state): State<AppState<S>>, uri: OriginalUri) -> ScimResponse {
+pub async fn schemas<S: ServerStore>(
+    State(state): State<AppState<S>>,
+    uri: OriginalUri,
+) -> ScimResponse {
     ScimResponse::ok(discovery::schemas_list(
         state.registry(),
         &base(&state, &uri),
@@ -72,7 +75,7 @@ pub async fn schemas<S: Store>(State(state): State<AppState<S>>, uri: OriginalUr
 }
 
 /// `GET /Schemas/{id}`.
-pub async fn schema<S: Store>(
+pub async fn schema<S: ServerStore>(
     State(state): State<AppState<S>>,
     uri: OriginalUri,
     Path(path): Path<HashMap<String, String>>,
@@ -84,7 +87,7 @@ pub async fn schema<S: Store>(
 }
 
 /// `GET /ResourceTypes`.
-pub async fn resource_types<S: Store>(
+pub async fn resource_types<S: ServerStore>(
     State(state): State<AppState<S>>,
     uri: OriginalUri,
 ) -> ScimResponse {
@@ -95,7 +98,7 @@ pub async fn resource_types<S: Store>(
 }
 
 /// `GET /ResourceTypes/{id}`.
-pub async fn resource_type<S: Store>(
+pub async fn resource_type<S: ServerStore>(
     State(state): State<AppState<S>>,
     uri: OriginalUri,
     Path(path): Path<HashMap<String, String>>,

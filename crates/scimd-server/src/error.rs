@@ -106,7 +106,14 @@ impl IntoResponse for ApiError {
                 scimd_core::Error::Internal.to_body()
             }
         };
+        let scim_type = body
+            .get("scimType")
+            .and_then(serde_json::Value::as_str)
+            .map(|t| crate::audit::ScimTypeTag(t.to_owned()));
         let mut response = (status, scim_json_bytes(&body)).into_response();
+        if let Some(tag) = scim_type {
+            response.extensions_mut().insert(tag);
+        }
         let headers = response.headers_mut();
         headers.insert(
             header::CONTENT_TYPE,

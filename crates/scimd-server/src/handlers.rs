@@ -5,12 +5,12 @@
 use std::collections::HashMap;
 use std::marker::PhantomData;
 
+use crate::state::ServerStore;
 use axum::Extension;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use scimd_core::schema::ResourceKind;
-use scimd_store::Store;
 
 use crate::auth::TenantContext;
 use crate::config::PatchResponse;
@@ -48,7 +48,7 @@ fn id_param(params: &HashMap<String, String>) -> ApiResult<&str> {
 }
 
 /// `POST /Users`, `POST /Groups`: 201 with `Location` and `ETag`.
-pub async fn create<S: Store, K: KindMarker>(
+pub async fn create<S: ServerStore, K: KindMarker>(
     State(state): State<AppState<S>>,
     Extension(ctx): Extension<TenantContext>,
     params: Params,
@@ -68,7 +68,7 @@ pub async fn create<S: Store, K: KindMarker>(
 }
 
 /// `GET /Users/{id}`: 200, or 304 when `If-None-Match` names the current version.
-pub async fn get_one<S: Store, K: KindMarker>(
+pub async fn get_one<S: ServerStore, K: KindMarker>(
     State(state): State<AppState<S>>,
     Extension(ctx): Extension<TenantContext>,
     Path(path): Path<HashMap<String, String>>,
@@ -100,7 +100,7 @@ pub async fn get_one<S: Store, K: KindMarker>(
 }
 
 /// `PUT /Users/{id}`: 200 with the replaced resource; 412 when `If-Match` is stale.
-pub async fn replace<S: Store, K: KindMarker>(
+pub async fn replace<S: ServerStore, K: KindMarker>(
     State(state): State<AppState<S>>,
     Extension(ctx): Extension<TenantContext>,
     Path(path): Path<HashMap<String, String>>,
@@ -127,7 +127,7 @@ pub async fn replace<S: Store, K: KindMarker>(
 
 /// `PATCH /Users/{id}`: Users answer 200 with the resource and Groups 204, unless the
 /// tenant's settings say otherwise or `attributes`/`excludedAttributes` ask for a body.
-pub async fn patch<S: Store, K: KindMarker>(
+pub async fn patch<S: ServerStore, K: KindMarker>(
     State(state): State<AppState<S>>,
     Extension(ctx): Extension<TenantContext>,
     Path(path): Path<HashMap<String, String>>,
@@ -170,7 +170,7 @@ pub async fn patch<S: Store, K: KindMarker>(
 }
 
 /// `DELETE /Users/{id}`: 204.
-pub async fn delete<S: Store, K: KindMarker>(
+pub async fn delete<S: ServerStore, K: KindMarker>(
     State(state): State<AppState<S>>,
     Extension(ctx): Extension<TenantContext>,
     Path(path): Path<HashMap<String, String>>,
@@ -184,7 +184,7 @@ pub async fn delete<S: Store, K: KindMarker>(
 }
 
 /// `GET /Users`, `GET /Groups`: a ListResponse.
-pub async fn list<S: Store, K: KindMarker>(
+pub async fn list<S: ServerStore, K: KindMarker>(
     State(state): State<AppState<S>>,
     Extension(ctx): Extension<TenantContext>,
     params: Params,
@@ -197,7 +197,7 @@ pub async fn list<S: Store, K: KindMarker>(
 }
 
 /// `POST /Users/.search`, `POST /Groups/.search` (RFC 7644 §3.4.3).
-pub async fn search<S: Store, K: KindMarker>(
+pub async fn search<S: ServerStore, K: KindMarker>(
     State(state): State<AppState<S>>,
     Extension(ctx): Extension<TenantContext>,
     JsonBody(body): JsonBody,
@@ -210,7 +210,7 @@ pub async fn search<S: Store, K: KindMarker>(
 }
 
 /// `POST /.search` at the root: Users and Groups.
-pub async fn search_all<S: Store>(
+pub async fn search_all<S: ServerStore>(
     State(state): State<AppState<S>>,
     Extension(ctx): Extension<TenantContext>,
     JsonBody(body): JsonBody,

@@ -2,13 +2,13 @@
 //! syntax errors as SCIM errors), case-insensitive query parameters, ETags and preconditions
 //! (RFC 7644 §3.14, RFC 9110 §8.8.3 and §13), and the `application/scim+json` response.
 
+use crate::state::ServerStore;
 use axum::body::Body;
 use axum::extract::{FromRequest, FromRequestParts, Query, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
-use scimd_store::Store;
 use serde_json::Value;
 
 use crate::error::{ApiError, SCIM_CONTENT_TYPE, scim_json_bytes};
@@ -22,7 +22,7 @@ use crate::state::AppState;
 #[derive(Debug, Clone)]
 pub struct JsonBody(pub Value);
 
-impl<S: Store> FromRequest<AppState<S>> for JsonBody {
+impl<S: ServerStore> FromRequest<AppState<S>> for JsonBody {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState<S>) -> Result<Self, ApiError> {

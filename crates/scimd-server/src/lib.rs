@@ -15,6 +15,8 @@
 //! - [`error`]: the one error type and its rendering as SCIM error bodies;
 //! - [`config`], [`cli`], [`bootstrap`], [`telemetry`], [`crypto`]: operating the server.
 
+pub mod admin;
+pub mod audit;
 pub mod auth;
 pub mod bootstrap;
 pub mod bulk;
@@ -30,11 +32,12 @@ pub mod server;
 pub mod service;
 pub mod state;
 pub mod telemetry;
+pub mod webhooks;
 
 pub use config::{ServerConfig, TenantSettings};
 pub use error::{ApiError, ApiResult};
 pub use server::{launch_with_listener, router, shutdown_signal};
-pub use state::AppState;
+pub use state::{AppState, ServerStore};
 
 use scimd_core::schema::Registry;
 use scimd_core::schema::config::SchemaConfig;

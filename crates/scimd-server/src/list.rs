@@ -12,12 +12,13 @@
 //! Groups) matches nothing of that type; only if it applies to neither is it an error.
 //! Cursor pagination is offered per resource type, not at the root.
 
+use crate::state::ServerStore;
 use scimd_core::filter::{self, Filter};
 use scimd_core::message::{ListQuery, ListResponse};
 use scimd_core::projection::Projection;
 use scimd_core::schema::ResourceKind;
 use scimd_core::sort::{self, SortSpec};
-use scimd_store::{Page, Query, Store};
+use scimd_store::{Page, Query};
 use serde_json::Value;
 
 use crate::error::ApiResult;
@@ -53,7 +54,7 @@ fn parsed_sort(q: &ListQuery) -> ApiResult<Option<SortSpec>> {
 }
 
 /// Lists one resource type.
-pub async fn list<S: Store>(
+pub async fn list<S: ServerStore>(
     svc: &Service<'_, S>,
     kind: ResourceKind,
     req: &ListQuery,
@@ -111,7 +112,7 @@ pub async fn list<S: Store>(
 }
 
 /// `POST /.search` at the root: Users then Groups (see the module documentation).
-pub async fn search_all<S: Store>(
+pub async fn search_all<S: ServerStore>(
     svc: &Service<'_, S>,
     req: &ListQuery,
     default_count: u64,

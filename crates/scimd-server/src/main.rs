@@ -10,8 +10,9 @@ use scimd_core::schema::Registry;
 use scimd_server::bootstrap::{self, Bootstrap, BootstrapError};
 use scimd_server::cli::{self, Cli, CliError, Command};
 use scimd_server::config::ServerConfig;
+use scimd_server::state::ServerStore;
 use scimd_server::{AppState, telemetry};
-use scimd_store::{Store, StoreError, Transfer};
+use scimd_store::{StoreError, Transfer};
 use scimd_store_postgres::{PostgresStore, is_postgres_url};
 use scimd_store_sqlite::SqliteStore;
 
@@ -99,7 +100,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
     }
 }
 
-async fn dispatch<S: Store + Transfer>(
+async fn dispatch<S: ServerStore + Transfer>(
     store: S,
     config: ServerConfig,
     registry: Arc<Registry>,
@@ -114,7 +115,7 @@ async fn dispatch<S: Store + Transfer>(
     }
 }
 
-async fn serve<S: Store>(
+async fn serve<S: ServerStore>(
     store: S,
     config: ServerConfig,
     registry: Arc<Registry>,

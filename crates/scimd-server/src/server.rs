@@ -6,13 +6,13 @@
 use std::future::Future;
 use std::time::Duration;
 
+use crate::state::ServerStore;
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::HeaderName;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use scimd_store::Store;
 use tokio::net::TcpListener;
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
@@ -47,7 +47,7 @@ impl MakeRequestId for RandomRequestId {
 /// here requires a credential; discovery routes are added by [`discovery_routes`]. `/Bulk`
 /// belongs here too (a `bulk` module calling the same [`crate::service::Service`]
 /// functions), together with setting [`crate::discovery::BULK_ROUTED`].
-fn resource_routes<S: Store>() -> Router<AppState<S>> {
+fn resource_routes<S: ServerStore>() -> Router<AppState<S>> {
     Router::new()
         .route(
             "/Users",
@@ -79,7 +79,7 @@ fn resource_routes<S: Store>() -> Router<AppState<S>> {
 
 /// `/ServiceProviderConfig`, `/Schemas`, `/ResourceTypes` (RFC 7644 §4). Only GET is
 /// routed, so writes answer 405.
-fn discovery_routes<S: Store>() -> Router<AppState<S>> {
+fn discovery_routes<S: ServerStore>() -> Router<AppState<S>> {
     Router::new()
         .route(
             "/ServiceProviderConfig",
@@ -93,7 +93,7 @@ fn discovery_routes<S: Store>() -> Router<AppState<S>> {
 
 /// One SCIM base: resources always behind authentication, discovery behind it unless the
 /// configuration opens it.
-fn scim_routes<S: Store>(state: &AppState<S>) -> Router<AppState<S>> {
+fn scim_routes<S: ServerStore>(state: &AppState<S>) -> Router<AppState<S>> {
     let auth = middleware::from_fn_with_state(state.clone(), require_auth::<S>);
     let resources = resource_routes::<S>().route_layer(auth.clone());
     let discovery = if state.config().discovery_requires_auth {
@@ -101,8 +101,25 @@ fn scim_routes<S: Store>(state: &AppState<S>) -> Router<AppState<S>> {
     } else {
         discovery_routes::<S>()
     };
+    let audit = middleware::from_fn_with_state(state.clone(), crate::audit::record::<S>);
     resources
         .merge(discovery)
+        .route_layer(audit)
+        .method_not_allowed_fallback(method_not_allowed)
+}
+
+/// `/admin/v1`: the host application's API (events, audit log, password verification),
+/// behind admin tokens only ([`crate::admin`]).
+fn admin_routes<S: ServerStore>(state: &AppState<S>) -> Router<AppState<S>> {
+    let auth = middleware::from_fn_with_state(state.clone(), crate::admin::require_admin::<S>);
+    Router::new()
+        .route("/tenants/{tenant}/events", get(crate::admin::events::<S>))
+        .route("/tenants/{tenant}/audit", get(crate::admin::audit::<S>))
+        .route(
+            "/tenants/{tenant}/users/{id}/password:verify",
+            post(crate::admin::verify_password::<S>),
+        )
+        .route_layer(auth)
         .method_not_allowed_fallback(method_not_allowed)
 }
 
@@ -110,12 +127,13 @@ fn scim_routes<S: Store>(state: &AppState<S>) -> Router<AppState<S>> {
 /// `/scim/v2` and `/tenants/{tenant}/scim/v2`, with trace, request-id and timeout
 /// middleware and SCIM errors for unknown routes. Mount it with `Router::merge` or
 /// `Router::nest_service`.
-pub fn router<S: Store>(state: AppState<S>) -> Router {
+pub fn router<S: ServerStore>(state: AppState<S>) -> Router {
     let scim = scim_routes(&state);
     let timeout = state.config().request_timeout;
     Router::new()
         .nest("/scim/v2", scim.clone())
         .nest("/tenants/{tenant}/scim/v2", scim)
+        .nest("/admin/v1", admin_routes(&state))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(timeout, request_timeout))
@@ -158,15 +176,19 @@ async fn request_timeout(State(limit): State<Duration>, req: Request, next: Next
 /// Serves the application on an already bound listener until `shutdown` completes, then
 /// stops accepting connections and waits for in-flight requests (used by `scimd serve` and
 /// by tests, which bind `127.0.0.1:0`).
-pub async fn launch_with_listener<S: Store>(
+pub async fn launch_with_listener<S: ServerStore>(
     listener: TcpListener,
     state: AppState<S>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let app = router(state);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    // The peer address feeds the audit log's client IP.
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.

@@ -11,10 +11,11 @@
 use scimd_core::Mode;
 use scimd_core::patch::{self, PatchContext, PatchRequest};
 use scimd_core::projection::Projection;
+use scimd_core::schema::Registry;
 use scimd_core::schema::{ResourceKind, ResourceType};
 use scimd_core::validate::{self, Normalized};
 use scimd_store::{
-    Document, Load, NewResource, Query, QueryResult, Replacement, Store, StoreError,
+    Change, Document, Load, NewResource, Query, QueryResult, Replacement, StoreError,
     StoredResource, Update,
 };
 use serde_json::{Map, Value, json};
@@ -23,7 +24,7 @@ use crate::auth::TenantContext;
 use crate::crypto;
 use crate::error::{ApiError, ApiResult};
 use crate::http::Precondition;
-use crate::state::AppState;
+use crate::state::{AppState, ServerStore};
 
 /// How many times a PATCH is applied when other writers change the resource between read
 /// and write (only without `If-Match`). Writes are serialised by the store, so each round
@@ -32,12 +33,12 @@ use crate::state::AppState;
 pub const PATCH_RETRIES: usize = 32;
 
 /// Request-scoped access to the resources of one tenant.
-pub struct Service<'a, S: Store> {
+pub struct Service<'a, S: ServerStore> {
     state: &'a AppState<S>,
     ctx: &'a TenantContext,
 }
 
-impl<'a, S: Store> Service<'a, S> {
+impl<'a, S: ServerStore> Service<'a, S> {
     /// A service for the tenant in `ctx`.
     pub fn new(state: &'a AppState<S>, ctx: &'a TenantContext) -> Self {
         Self { state, ctx }
@@ -107,12 +108,14 @@ impl<'a, S: Store> Service<'a, S> {
             password_hash: self.password_hash(password).await?,
         };
         let id = new.id.clone();
+        let change = self.change(201, &id, None);
         let created = self
             .state
             .store()
-            .create(self.ctx.tenant.id, new)
+            .create_with(self.ctx.tenant.id, new, &change)
             .await
             .map_err(crate::store_error)?;
+        self.written(201);
         match kind {
             // A new User belongs to no group yet.
             ResourceKind::User => {
@@ -177,11 +180,23 @@ impl<'a, S: Store> Service<'a, S> {
         // The version read above is the one the client's If-Match was checked against;
         // without If-Match the replacement applies to whatever is current.
         let expected = if_match.map(|_| current.version);
-        self.state
+        let change = self.change(200, id, None);
+        let out = self
+            .state
             .store()
-            .replace(self.ctx.tenant.id, kind, id, expected, replacement, load)
+            .replace_with(
+                self.ctx.tenant.id,
+                kind,
+                id,
+                expected,
+                replacement,
+                load,
+                &change,
+            )
             .await
-            .map_err(|e| self.write_error(kind, id, e))
+            .map_err(|e| self.write_error(kind, id, e))?;
+        self.written(200);
+        Ok(out)
     }
 
     /// Applies a PATCH body (RFC 7644 §3.5.2). A PATCH that changes nothing does not write
@@ -221,6 +236,7 @@ impl<'a, S: Store> Service<'a, S> {
             } else {
                 (None, Keys::default())
             };
+            let changed_attributes = outcome.changed_attributes;
             let update = Update {
                 document,
                 unique_key: keys.unique_key,
@@ -229,13 +245,32 @@ impl<'a, S: Store> Service<'a, S> {
                 member_ops: outcome.member_ops,
                 password_hash: self.password_hash(outcome.password).await?,
             };
+            // The status the handler answers: 200 with a body, 204 without (the audit entry
+            // committed with the write records it).
+            let status = if load == Load::NONE && kind == ResourceKind::Group {
+                204
+            } else {
+                200
+            };
+            let change = self.change(status, id, Some(changed_attributes));
             match self
                 .state
                 .store()
-                .update(self.ctx.tenant.id, kind, id, current.version, update, load)
+                .update_with(
+                    self.ctx.tenant.id,
+                    kind,
+                    id,
+                    current.version,
+                    update,
+                    load,
+                    &change,
+                )
                 .await
             {
-                Ok(updated) => return Ok(updated),
+                Ok(updated) => {
+                    self.written(status);
+                    return Ok(updated);
+                }
                 Err(StoreError::VersionMismatch { .. })
                     if if_match.is_none() && attempt < PATCH_RETRIES =>
                 {
@@ -264,11 +299,37 @@ impl<'a, S: Store> Service<'a, S> {
                 Some(current.version)
             }
         };
+        let change = self.change(204, id, None);
         self.state
             .store()
-            .delete(self.ctx.tenant.id, kind, id, expected)
+            .delete_with(self.ctx.tenant.id, kind, id, expected, &change)
             .await
-            .map_err(|e| self.write_error(kind, id, e))
+            .map_err(|e| self.write_error(kind, id, e))?;
+        self.written(204);
+        Ok(())
+    }
+
+    /// The outbox and audit context of a write by this request: the actor and request id,
+    /// a renderer for the resource snapshot in events, and the audit entry to commit with
+    /// the write when it answers `status`.
+    fn change(&self, status: u16, resource_id: &str, changed: Option<Vec<String>>) -> Change {
+        let registry = self.state.registry_arc();
+        let base_url = self.ctx.base_url.clone();
+        Change {
+            actor: self.ctx.label.clone(),
+            request_id: crate::audit::current_request_id(),
+            changed_attributes: changed,
+            render: Some(std::sync::Arc::new(move |res: &StoredResource| {
+                render_resource(&registry, &base_url, res)
+            })),
+            audit: crate::audit::entry_for_write(status, resource_id),
+        }
+    }
+
+    /// After a committed write: wake event long-polls and mark the audit entry committed.
+    fn written(&self, status: u16) {
+        self.state.events_written();
+        crate::audit::committed(status);
     }
 
     /// Which derived lists to load for an output projected by `projection`: members only
@@ -294,64 +355,10 @@ impl<'a, S: Store> Service<'a, S> {
     pub fn render(&self, res: &StoredResource, projection: &Projection) -> ApiResult<Value> {
         let rt = self.resource_type(res.kind)?;
         let registry = self.state.registry();
-        let mut out = Map::new();
-        out.insert(
-            "schemas".into(),
-            json!(validate::output_schemas(registry, rt, &res.document)),
-        );
-        out.insert("id".into(), Value::String(res.id.clone()));
-        for (k, v) in &res.document {
-            out.insert(k.clone(), v.clone());
-        }
-        if let Some(members) = &res.members {
-            let list: Vec<Value> = members
-                .iter()
-                .map(|m| {
-                    let kind = match m.kind {
-                        scimd_core::MemberKind::User => ResourceKind::User,
-                        scimd_core::MemberKind::Group => ResourceKind::Group,
-                    };
-                    let mut e = Map::new();
-                    e.insert("value".into(), Value::String(m.value.clone()));
-                    e.insert("$ref".into(), Value::String(self.location(kind, &m.value)));
-                    if let Some(d) = &m.display {
-                        e.insert("display".into(), Value::String(d.clone()));
-                    }
-                    e.insert("type".into(), Value::String(kind.as_str().into()));
-                    Value::Object(e)
-                })
-                .collect();
-            out.insert("members".into(), Value::Array(list));
-        }
-        if let Some(groups) = &res.groups {
-            let list: Vec<Value> = groups
-                .iter()
-                .map(|g| {
-                    let mut e = Map::new();
-                    e.insert("value".into(), Value::String(g.value.clone()));
-                    e.insert(
-                        "$ref".into(),
-                        Value::String(self.location(ResourceKind::Group, &g.value)),
-                    );
-                    if let Some(d) = &g.display {
-                        e.insert("display".into(), Value::String(d.clone()));
-                    }
-                    e.insert("type".into(), Value::String("direct".into()));
-                    Value::Object(e)
-                })
-                .collect();
-            out.insert("groups".into(), Value::Array(list));
-        }
-        out.insert(
-            "meta".into(),
-            json!({
-                "resourceType": res.kind.as_str(),
-                "created": res.created,
-                "lastModified": res.modified,
-                "location": self.location(res.kind, &res.id),
-                "version": crate::http::etag(res.version),
-            }),
-        );
+        let mut out = match render_resource(registry, &self.ctx.base_url, res) {
+            Value::Object(o) => o,
+            _ => return Err(ApiError::internal("rendered resource is not an object")),
+        };
         projection.apply(registry, rt, &mut out);
         Ok(Value::Object(out))
     }
@@ -409,6 +416,74 @@ impl<'a, S: Store> Service<'a, S> {
             other => crate::store_error(other),
         }
     }
+}
+
+/// The output form of a stored resource (RFC 7643 §3), unprojected: `schemas`, `id`, the
+/// document, `members`/`groups` when loaded, and `meta` with locations under `base_url`.
+/// Shared by responses ([`Service::render`]) and event snapshots.
+pub fn render_resource(registry: &Registry, base_url: &str, res: &StoredResource) -> Value {
+    let location = |kind: ResourceKind, id: &str| format!("{base_url}/{}/{id}", endpoint(kind));
+    let mut out = Map::new();
+    if let Some(rt) = registry.resource_type_of(res.kind) {
+        out.insert(
+            "schemas".into(),
+            json!(validate::output_schemas(registry, rt, &res.document)),
+        );
+    }
+    out.insert("id".into(), Value::String(res.id.clone()));
+    for (k, v) in &res.document {
+        out.insert(k.clone(), v.clone());
+    }
+    if let Some(members) = &res.members {
+        let list: Vec<Value> = members
+            .iter()
+            .map(|m| {
+                let kind = match m.kind {
+                    scimd_core::MemberKind::User => ResourceKind::User,
+                    scimd_core::MemberKind::Group => ResourceKind::Group,
+                };
+                let mut e = Map::new();
+                e.insert("value".into(), Value::String(m.value.clone()));
+                e.insert("$ref".into(), Value::String(location(kind, &m.value)));
+                if let Some(d) = &m.display {
+                    e.insert("display".into(), Value::String(d.clone()));
+                }
+                e.insert("type".into(), Value::String(kind.as_str().into()));
+                Value::Object(e)
+            })
+            .collect();
+        out.insert("members".into(), Value::Array(list));
+    }
+    if let Some(groups) = &res.groups {
+        let list: Vec<Value> = groups
+            .iter()
+            .map(|g| {
+                let mut e = Map::new();
+                e.insert("value".into(), Value::String(g.value.clone()));
+                e.insert(
+                    "$ref".into(),
+                    Value::String(location(ResourceKind::Group, &g.value)),
+                );
+                if let Some(d) = &g.display {
+                    e.insert("display".into(), Value::String(d.clone()));
+                }
+                e.insert("type".into(), Value::String("direct".into()));
+                Value::Object(e)
+            })
+            .collect();
+        out.insert("groups".into(), Value::Array(list));
+    }
+    out.insert(
+        "meta".into(),
+        json!({
+            "resourceType": res.kind.as_str(),
+            "created": res.created,
+            "lastModified": res.modified,
+            "location": location(res.kind, &res.id),
+            "version": crate::http::etag(res.version),
+        }),
+    );
+    Value::Object(out)
 }
 
 #[derive(Debug, Default)]

@@ -1,16 +1,28 @@
-//! Shared application state: the store, the schema registry, the resolved configuration and
-//! the Basic-auth verification cache. Cloned per request (one `Arc`).
+//! Shared application state: the store, the schema registry, the resolved configuration,
+//! the Basic-auth verification cache, the audit log writer, the notifier that wakes event
+//! long-polls, and the password-verification rate limiter. Cloned per request (one `Arc`).
 
 use std::sync::Arc;
 
 use scimd_core::schema::Registry;
-use scimd_store::Store;
+use scimd_store::{AdminStore, AuditStore, ChangeStore, EventStore, Store};
+use tokio::sync::watch;
 
+use crate::admin::RateLimiter;
+use crate::audit::AuditLog;
 use crate::auth::BasicCache;
 use crate::config::ServerConfig;
 
+/// Everything the server needs from a storage backend: resources ([`Store`]), writes that
+/// record their events and audit entries ([`ChangeStore`]), the outbox ([`EventStore`]),
+/// the audit log ([`AuditStore`]) and admin tokens ([`AdminStore`]). Implemented by every
+/// type that implements those traits.
+pub trait ServerStore: Store + ChangeStore + EventStore + AuditStore + AdminStore {}
+
+impl<T: Store + ChangeStore + EventStore + AuditStore + AdminStore> ServerStore for T {}
+
 /// Everything a request handler needs, generic over the storage backend.
-pub struct AppState<S: Store> {
+pub struct AppState<S: ServerStore> {
     inner: Arc<Shared<S>>,
 }
 
@@ -19,9 +31,12 @@ struct Shared<S> {
     registry: Arc<Registry>,
     config: ServerConfig,
     basic_cache: BasicCache,
+    audit: AuditLog,
+    events: watch::Sender<u64>,
+    password_limiter: RateLimiter,
 }
 
-impl<S: Store> Clone for AppState<S> {
+impl<S: ServerStore> Clone for AppState<S> {
     fn clone(&self) -> Self {
         Self {
             inner: Arc::clone(&self.inner),
@@ -29,17 +44,31 @@ impl<S: Store> Clone for AppState<S> {
     }
 }
 
-impl<S: Store> AppState<S> {
-    /// Builds the state. `registry` must be the one the store was opened with (the store
-    /// indexes documents by it); build it with [`crate::schema_registry`] from the
-    /// configuration's `[schema]` section.
+impl<S: ServerStore> AppState<S> {
+    /// Builds the state and starts its background tasks (the audit batch writer and the
+    /// retention task), so it must be called inside a Tokio runtime. `registry` must be the
+    /// one the store was opened with (the store indexes documents by it); build it with
+    /// [`crate::schema_registry`] from the configuration's `[schema]` section.
     pub fn new(store: S, config: ServerConfig, registry: Arc<Registry>) -> Self {
+        let audit = AuditLog::start(store.clone());
+        crate::audit::start_retention(
+            store.clone(),
+            config.audit_retention_days,
+            config.events_retention_days,
+        );
+        let (events, _) = watch::channel(0);
         Self {
             inner: Arc::new(Shared {
                 store,
                 registry,
                 config,
                 basic_cache: BasicCache::default(),
+                audit,
+                events,
+                password_limiter: RateLimiter::new(
+                    crate::admin::PASSWORD_ATTEMPTS,
+                    crate::admin::PASSWORD_WINDOW,
+                ),
             }),
         }
     }
@@ -54,6 +83,11 @@ impl<S: Store> AppState<S> {
         &self.inner.registry
     }
 
+    /// The schema registry, shared (for renderers that outlive the request borrow).
+    pub fn registry_arc(&self) -> Arc<Registry> {
+        Arc::clone(&self.inner.registry)
+    }
+
     /// The resolved configuration.
     pub fn config(&self) -> &ServerConfig {
         &self.inner.config
@@ -62,5 +96,25 @@ impl<S: Store> AppState<S> {
     /// The cache of successful HTTP Basic verifications.
     pub fn basic_cache(&self) -> &BasicCache {
         &self.inner.basic_cache
+    }
+
+    /// The audit log writer (batched, off the request path).
+    pub fn audit(&self) -> &AuditLog {
+        &self.inner.audit
+    }
+
+    /// Wakes event long-polls on this node: called after every committed write.
+    pub fn events_written(&self) {
+        self.inner.events.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// A receiver that changes whenever this node commits a write.
+    pub fn events_watch(&self) -> watch::Receiver<u64> {
+        self.inner.events.subscribe()
+    }
+
+    /// The per-user limiter of password verifications.
+    pub fn password_limiter(&self) -> &RateLimiter {
+        &self.inner.password_limiter
     }
 }

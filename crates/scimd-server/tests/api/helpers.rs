@@ -13,7 +13,8 @@ use scimd_server::bootstrap::{self, Bootstrap};
 use scimd_server::config::{ServerConfig, TenantSettings};
 use scimd_server::{AppState, launch_with_listener};
 use scimd_store::{
-    Credential, CredentialKind, Load, NewResource, Query, QueryResult, Replacement, Store,
+    AdminStore, AdminToken, AuditEntry, AuditQuery, AuditStore, Change, ChangeStore, Credential,
+    CredentialKind, Event, EventStore, Load, NewResource, Query, QueryResult, Replacement, Store,
     StoreError, StoredResource, Tenant, TenantExport, TenantId, Transfer, Update,
 };
 use scimd_store_postgres::PostgresStore;
@@ -218,6 +219,102 @@ impl Store for TestStore {
         query: &Query,
     ) -> Result<QueryResult, StoreError> {
         delegate!(self, s => s.query(tenant, kind, query))
+    }
+}
+
+impl ChangeStore for TestStore {
+    async fn create_with(
+        &self,
+        tenant: TenantId,
+        resource: NewResource,
+        change: &Change,
+    ) -> Result<StoredResource, StoreError> {
+        delegate!(self, s => s.create_with(tenant, resource, change))
+    }
+    async fn replace_with(
+        &self,
+        tenant: TenantId,
+        kind: ResourceKind,
+        id: &str,
+        expected_version: Option<i64>,
+        replacement: Replacement,
+        load: Load,
+        change: &Change,
+    ) -> Result<StoredResource, StoreError> {
+        delegate!(self, s => s.replace_with(tenant, kind, id, expected_version, replacement, load, change))
+    }
+    async fn update_with(
+        &self,
+        tenant: TenantId,
+        kind: ResourceKind,
+        id: &str,
+        expected_version: i64,
+        update: Update,
+        load: Load,
+        change: &Change,
+    ) -> Result<StoredResource, StoreError> {
+        delegate!(self, s => s.update_with(tenant, kind, id, expected_version, update, load, change))
+    }
+    async fn delete_with(
+        &self,
+        tenant: TenantId,
+        kind: ResourceKind,
+        id: &str,
+        expected_version: Option<i64>,
+        change: &Change,
+    ) -> Result<(), StoreError> {
+        delegate!(self, s => s.delete_with(tenant, kind, id, expected_version, change))
+    }
+}
+
+impl EventStore for TestStore {
+    async fn events_after(
+        &self,
+        tenant: TenantId,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<Event>, StoreError> {
+        delegate!(self, s => s.events_after(tenant, after_seq, limit))
+    }
+    async fn event_heads(&self) -> Result<Vec<(TenantId, i64)>, StoreError> {
+        delegate!(self, s => s.event_heads())
+    }
+    async fn prune_events(&self, before: &str) -> Result<u64, StoreError> {
+        delegate!(self, s => s.prune_events(before))
+    }
+}
+
+impl AuditStore for TestStore {
+    async fn record_audit(&self, entries: Vec<AuditEntry>) -> Result<(), StoreError> {
+        delegate!(self, s => s.record_audit(entries))
+    }
+    async fn query_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
+        delegate!(self, s => s.query_audit(query))
+    }
+    async fn prune_audit(&self, before: &str) -> Result<u64, StoreError> {
+        delegate!(self, s => s.prune_audit(before))
+    }
+}
+
+impl AdminStore for TestStore {
+    async fn create_admin_token(
+        &self,
+        label: &str,
+        token_hash: &str,
+    ) -> Result<AdminToken, StoreError> {
+        delegate!(self, s => s.create_admin_token(label, token_hash))
+    }
+    async fn admin_token_by_hash(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<AdminToken>, StoreError> {
+        delegate!(self, s => s.admin_token_by_hash(token_hash))
+    }
+    async fn list_admin_tokens(&self) -> Result<Vec<AdminToken>, StoreError> {
+        delegate!(self, s => s.list_admin_tokens())
+    }
+    async fn revoke_admin_token(&self, id: i64) -> Result<(), StoreError> {
+        delegate!(self, s => s.revoke_admin_token(id))
     }
 }
 

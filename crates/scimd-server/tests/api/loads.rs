@@ -161,6 +161,123 @@ impl Store for Recording {
     }
 }
 
+// The server writes through `ChangeStore`; reads of the written resource are recorded too.
+impl scimd_store::ChangeStore for Recording {
+    fn create_with(
+        &self,
+        tenant: TenantId,
+        resource: NewResource,
+        change: &scimd_store::Change,
+    ) -> impl Future<Output = Result<StoredResource, StoreError>> + Send {
+        self.inner.create_with(tenant, resource, change)
+    }
+    fn replace_with(
+        &self,
+        tenant: TenantId,
+        kind: ResourceKind,
+        id: &str,
+        expected_version: Option<i64>,
+        replacement: Replacement,
+        load: Load,
+        change: &scimd_store::Change,
+    ) -> impl Future<Output = Result<StoredResource, StoreError>> + Send {
+        self.record(load);
+        self.inner.replace_with(
+            tenant,
+            kind,
+            id,
+            expected_version,
+            replacement,
+            load,
+            change,
+        )
+    }
+    fn update_with(
+        &self,
+        tenant: TenantId,
+        kind: ResourceKind,
+        id: &str,
+        expected_version: i64,
+        update: Update,
+        load: Load,
+        change: &scimd_store::Change,
+    ) -> impl Future<Output = Result<StoredResource, StoreError>> + Send {
+        self.record(load);
+        self.inner
+            .update_with(tenant, kind, id, expected_version, update, load, change)
+    }
+    fn delete_with(
+        &self,
+        tenant: TenantId,
+        kind: ResourceKind,
+        id: &str,
+        expected_version: Option<i64>,
+        change: &scimd_store::Change,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        self.inner
+            .delete_with(tenant, kind, id, expected_version, change)
+    }
+}
+
+impl scimd_store::EventStore for Recording {
+    fn events_after(
+        &self,
+        tenant: TenantId,
+        after_seq: i64,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<scimd_store::Event>, StoreError>> + Send {
+        self.inner.events_after(tenant, after_seq, limit)
+    }
+    fn event_heads(&self) -> impl Future<Output = Result<Vec<(TenantId, i64)>, StoreError>> + Send {
+        self.inner.event_heads()
+    }
+    fn prune_events(&self, before: &str) -> impl Future<Output = Result<u64, StoreError>> + Send {
+        self.inner.prune_events(before)
+    }
+}
+
+impl scimd_store::AuditStore for Recording {
+    fn record_audit(
+        &self,
+        entries: Vec<scimd_store::AuditEntry>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        self.inner.record_audit(entries)
+    }
+    fn query_audit(
+        &self,
+        query: &scimd_store::AuditQuery,
+    ) -> impl Future<Output = Result<Vec<scimd_store::AuditEntry>, StoreError>> + Send {
+        self.inner.query_audit(query)
+    }
+    fn prune_audit(&self, before: &str) -> impl Future<Output = Result<u64, StoreError>> + Send {
+        self.inner.prune_audit(before)
+    }
+}
+
+impl scimd_store::AdminStore for Recording {
+    fn create_admin_token(
+        &self,
+        label: &str,
+        token_hash: &str,
+    ) -> impl Future<Output = Result<scimd_store::AdminToken, StoreError>> + Send {
+        self.inner.create_admin_token(label, token_hash)
+    }
+    fn admin_token_by_hash(
+        &self,
+        token_hash: &str,
+    ) -> impl Future<Output = Result<Option<scimd_store::AdminToken>, StoreError>> + Send {
+        self.inner.admin_token_by_hash(token_hash)
+    }
+    fn list_admin_tokens(
+        &self,
+    ) -> impl Future<Output = Result<Vec<scimd_store::AdminToken>, StoreError>> + Send {
+        self.inner.list_admin_tokens()
+    }
+    fn revoke_admin_token(&self, id: i64) -> impl Future<Output = Result<(), StoreError>> + Send {
+        self.inner.revoke_admin_token(id)
+    }
+}
+
 #[tokio::test]
 async fn excluded_members_are_never_loaded() {
     let dir = tempfile::tempdir().unwrap();
