@@ -33,7 +33,6 @@ pub mod service;
 pub mod state;
 pub mod telemetry;
 pub mod webhooks;
-pub mod webhooks;
 
 pub use config::{ServerConfig, TenantSettings};
 pub use error::{ApiError, ApiResult};
