@@ -56,6 +56,9 @@ pub enum Command {
     /// Manage HTTP Basic clients.
     #[command(subcommand)]
     Clients(ClientsCommand),
+    /// Manage webhook endpoints and their deliveries.
+    #[command(subcommand)]
+    Webhooks(crate::webhooks::cli::WebhooksCommand),
     /// Apply pending database migrations and print the schema version (run once before
     /// rolling out a new version to several nodes).
     Migrate,
@@ -219,6 +222,10 @@ pub async fn run_admin<S: ServerStore + Transfer>(
         Command::Serve { .. } => Err(CliError("serve is not an operator command".into())),
         Command::Migrate => Err(CliError(
             "migrate runs before a store is opened, not as an operator command".into(),
+        )),
+        // Needs the public base URL (issuer of SETs): run by `crate::webhooks::cli::run`.
+        Command::Webhooks(_) => Err(CliError(
+            "webhooks commands run through scimd_server::webhooks::cli::run".into(),
         )),
         Command::Export { tenant, output } => {
             let summary = match output {

@@ -12,7 +12,7 @@ use scimd_server::cli::{self, Cli, CliError, Command};
 use scimd_server::config::ServerConfig;
 use scimd_server::state::ServerStore;
 use scimd_server::{AppState, telemetry};
-use scimd_store::{StoreError, Transfer};
+use scimd_store::{StoreError, Transfer, WebhookStore};
 use scimd_store_postgres::{PostgresStore, is_postgres_url};
 use scimd_store_sqlite::SqliteStore;
 
@@ -100,7 +100,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
     }
 }
 
-async fn dispatch<S: ServerStore + Transfer>(
+async fn dispatch<S: ServerStore + Transfer + WebhookStore>(
     store: S,
     config: ServerConfig,
     registry: Arc<Registry>,
@@ -108,6 +108,10 @@ async fn dispatch<S: ServerStore + Transfer>(
 ) -> Result<(), CliError> {
     match command {
         Command::Serve { .. } => serve(store, config, registry).await,
+        Command::Webhooks(cmd) => {
+            let mut out = std::io::stdout().lock();
+            scimd_server::webhooks::cli::run(&store, cmd, &config.public_base_url, &mut out).await
+        }
         other => {
             let mut out = std::io::stdout().lock();
             cli::run_admin(&store, other, &mut out).await
@@ -115,7 +119,7 @@ async fn dispatch<S: ServerStore + Transfer>(
     }
 }
 
-async fn serve<S: ServerStore>(
+async fn serve<S: ServerStore + WebhookStore>(
     store: S,
     config: ServerConfig,
     registry: Arc<Registry>,
@@ -153,11 +157,19 @@ async fn serve<S: ServerStore>(
     let local = listener
         .local_addr()
         .map_or_else(|_| config.listen.clone(), |a| a.to_string());
+    // The webhook dispatcher: delivers outbox events to the tenants' endpoints. Stopping
+    // it mid-send is safe (at-least-once: unfinished deliveries are sent again).
+    let webhook_config = scimd_server::webhooks::WebhookConfig::from_env(&config.public_base_url)
+        .map_err(CliError)?;
+    let dispatcher =
+        scimd_server::webhooks::Dispatcher::new(store.clone(), webhook_config).map_err(CliError)?;
+    let dispatcher = tokio::spawn(dispatcher.run(std::future::pending::<()>()));
     let state = AppState::new(store, config, registry);
     tracing::info!(listen = %local, "scimd listening");
     scimd_server::launch_with_listener(listener, state, scimd_server::shutdown_signal())
         .await
         .map_err(|e| CliError(format!("server error: {e}")))?;
+    dispatcher.abort();
     tracing::info!("scimd stopped");
     Ok(())
 }

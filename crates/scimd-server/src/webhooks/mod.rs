@@ -14,6 +14,7 @@
 //! (SQLite file mode 0600, PostgreSQL credentials) as you protect the host app's secrets.
 
 pub mod backoff;
+pub mod cli;
 pub mod dispatcher;
 pub mod signing;
 
