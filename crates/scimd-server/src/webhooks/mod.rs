@@ -73,7 +73,8 @@ impl WebhookConfig {
     /// The defaults with `public_base_url`, adjusted by the environment:
     /// `SCIMD_WEBHOOK_RETRY_HOURS` (decimal hours, default 24),
     /// `SCIMD_WEBHOOK_BACKOFF_BASE_MS` (default 1000), `SCIMD_WEBHOOK_BACKOFF_CAP_SECS`
-    /// (default 600), `SCIMD_WEBHOOK_TIMEOUT_SECS` (default 10). Unparsable values are
+    /// (default 600), `SCIMD_WEBHOOK_TIMEOUT_SECS` (default 10), `SCIMD_WEBHOOK_LEASE_SECS`
+    /// (default 60, at least the timeout plus one second). Unparsable values are
     /// reported as errors rather than ignored.
     pub fn from_env(public_base_url: &str) -> Result<Self, String> {
         let mut c = Self {
@@ -105,6 +106,10 @@ impl WebhookConfig {
         if let Some(s) = var::<u64>("SCIMD_WEBHOOK_TIMEOUT_SECS")? {
             c.request_timeout = Duration::from_secs(s.clamp(1, 300));
             c.lease = c.lease.max(c.request_timeout * 3);
+        }
+        if let Some(s) = var::<u64>("SCIMD_WEBHOOK_LEASE_SECS")? {
+            // Never shorter than a request: a live sender must not lose its claim.
+            c.lease = Duration::from_secs(s).max(c.request_timeout + Duration::from_secs(1));
         }
         Ok(c)
     }

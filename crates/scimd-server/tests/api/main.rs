@@ -20,3 +20,4 @@ mod loads;
 mod multinode;
 mod tenants;
 mod users;
+mod webhooks;
