@@ -48,13 +48,8 @@ COMMAND="scripts/bench.sh --users $USERS --backend $BACKEND --duration $DURATION
 case "$BACKEND" in
     sqlite) ;;
     postgres)
-        # The server must accept postgres:// URLs; until it does, say so instead of guessing.
-        if ! grep -q 'scimd_store_postgres' crates/scimd-server/src/main.rs 2>/dev/null; then
-            echo "not yet measured: PostgreSQL backend wiring pending (scimd serve does not accept postgres:// URLs yet)" >&2
-            exit 3
-        fi
-        : "${SCIMD_BENCH_DATABASE_URL:?set SCIMD_BENCH_DATABASE_URL=postgres://… (an empty database)}"
-        echo "PostgreSQL seeding is not implemented in scimd-bench yet" >&2
+        # scimd serves postgres:// URLs, but `scimd-bench seed` writes through SqliteStore only.
+        echo "not yet measured: PostgreSQL seeding in scimd-bench is pending (seed writes through SqliteStore only)" >&2
         exit 3 ;;
     *) echo "unknown backend: $BACKEND" >&2; exit 2 ;;
 esac
