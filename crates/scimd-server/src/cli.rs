@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use crate::state::ServerStore;
 use clap::{Args, Parser, Subcommand};
-use scimd_store::{CredentialKind, Store, Tenant, TenantExport, Transfer};
+use scimd_store::{AdminStore, AuditStore, CredentialKind, Store, Tenant, TenantExport, Transfer};
 
 use crate::config::{ConfigError, FileConfig, Overrides, ServerConfig, TenantSettings};
 use crate::crypto;
@@ -59,6 +59,23 @@ pub enum Command {
     /// Manage webhook endpoints and their deliveries.
     #[command(subcommand)]
     Webhooks(crate::webhooks::cli::WebhooksCommand),
+    /// Manage admin tokens: the credentials of `/admin/v1` (events, audit log, password
+    /// verification). They are never SCIM credentials, and SCIM tokens never work there.
+    #[command(subcommand)]
+    AdminTokens(AdminTokensCommand),
+    /// Print a tenant's audit log, newest first, one line per SCIM request.
+    Audit {
+        #[arg(long)]
+        tenant: String,
+        /// Only entries since an RFC 3339 time or a duration ago (`90s`, `15m`, `1h`, `7d`).
+        #[arg(long)]
+        since: Option<String>,
+        /// Only this status (`404`) or class (`4xx`).
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
     /// Apply pending database migrations and print the schema version (run once before
     /// rolling out a new version to several nodes).
     Migrate,
@@ -101,6 +118,20 @@ pub enum TenantsCommand {
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<String>,
     },
+}
+
+/// `scimd admin-tokens …`
+#[derive(Debug, Subcommand)]
+pub enum AdminTokensCommand {
+    /// Create an admin token; prints the token alone on stdout.
+    Create {
+        #[arg(long, default_value = "")]
+        label: String,
+    },
+    /// List admin tokens (never the secrets).
+    List,
+    /// Revoke an admin token by id.
+    Revoke { id: i64 },
 }
 
 /// `scimd tokens …`
@@ -224,6 +255,66 @@ pub async fn run_admin<S: ServerStore + Transfer>(
             "migrate runs before a store is opened, not as an operator command".into(),
         )),
         // Needs the public base URL (issuer of SETs): run by `crate::webhooks::cli::run`.
+        Command::AdminTokens(AdminTokensCommand::Create { label }) => {
+            let token = crypto::new_bearer_token()?;
+            store
+                .create_admin_token(label, &crypto::sha256_hex(token.as_bytes()))
+                .await?;
+            w(out, token)
+        }
+        Command::AdminTokens(AdminTokensCommand::List) => {
+            for t in store.list_admin_tokens().await? {
+                let state = if t.revoked { "revoked" } else { "active" };
+                w(
+                    out,
+                    format!("{}\t{}\t{}\t{}", t.id, state, t.created, t.label),
+                )?;
+            }
+            Ok(())
+        }
+        Command::AdminTokens(AdminTokensCommand::Revoke { id }) => {
+            store.revoke_admin_token(*id).await.map_err(|e| match e {
+                scimd_store::StoreError::NotFound => {
+                    CliError(format!("there is no admin token {id}"))
+                }
+                other => other.into(),
+            })?;
+            w(out, format!("revoked admin token {id}"))
+        }
+        Command::Audit {
+            tenant: name,
+            since,
+            status,
+            limit,
+        } => {
+            let t = tenant(store, name).await?;
+            let since = match since {
+                Some(s) => Some(crate::audit::parse_since(s).ok_or_else(|| {
+                    CliError(format!(
+                        "invalid --since '{s}': use an RFC 3339 time or a duration like 15m, 1h, 7d"
+                    ))
+                })?),
+                None => None,
+            };
+            let status = match status {
+                Some(s) => Some(scimd_store::audit::StatusFilter::parse(s).ok_or_else(|| {
+                    CliError(format!(
+                        "invalid --status '{s}': use a status like 404 or a class like 4xx"
+                    ))
+                })?),
+                None => None,
+            };
+            let query = scimd_store::audit::AuditQuery {
+                tenant: t.id,
+                since,
+                status,
+                limit: *limit,
+            };
+            for entry in store.query_audit(&query).await? {
+                w(out, crate::audit::entry_line(&entry))?;
+            }
+            Ok(())
+        }
         Command::Webhooks(_) => Err(CliError(
             "webhooks commands run through scimd_server::webhooks::cli::run".into(),
         )),

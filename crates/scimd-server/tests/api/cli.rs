@@ -768,3 +768,88 @@ fn kill_9_mid_write_loses_no_acknowledged_write() {
     });
     assert!(terminate(&mut child).success());
 }
+
+/// `scimd admin-tokens` makes credentials for `/admin/v1` only, and `scimd audit` reads back
+/// what a SCIM client did, filtered, with no secret in the output.
+#[test]
+fn admin_tokens_and_audit_log_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let admin = stdout(&scimd(d, &["admin-tokens", "create", "--label", "ops"]));
+    let admin = admin.trim().to_owned();
+    assert_eq!(admin.lines().count(), 1);
+    let listed = stdout(&scimd(d, &["admin-tokens", "list"]));
+    let line = listed.lines().find(|l| l.ends_with("ops")).unwrap();
+    assert!(
+        line.contains("active") && !listed.contains(&admin),
+        "{listed}"
+    );
+
+    let port = free_port();
+    let token = "audit-cli-token";
+    let base = format!("http://127.0.0.1:{port}/scim/v2");
+    let mut child = start_with_token(d, port, token);
+    wait_ready(&base, token);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let c = reqwest::Client::new();
+        let r = c
+            .get(format!("{base}/Users/does-not-exist"))
+            .bearer_auth(token)
+            .header("user-agent", "Okta SCIM Client 1.0.0")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 404);
+        // The admin token is not a SCIM credential, and the SCIM token is not an admin one.
+        let r = c
+            .get(format!("{base}/Users"))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401);
+        let r = c
+            .get(format!(
+                "http://127.0.0.1:{port}/admin/v1/tenants/default/audit"
+            ))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401);
+    });
+    // Reads are batched off the request path; a graceful stop flushes them.
+    assert!(terminate(&mut child).success());
+
+    let all = stdout(&scimd(
+        d,
+        &["audit", "--tenant", "default", "--since", "1h"],
+    ));
+    let not_found = stdout(&scimd(
+        d,
+        &["audit", "--tenant", "default", "--status", "404"],
+    ));
+    assert!(
+        not_found.contains("/Users/does-not-exist") && not_found.contains("Okta SCIM Client"),
+        "{not_found}"
+    );
+    assert!(
+        not_found.lines().all(|l| l.contains("status=404")),
+        "{not_found}"
+    );
+    assert!(all.lines().count() >= not_found.lines().count());
+    assert!(
+        !all.contains(token) && !all.contains(&admin),
+        "no secret in the audit log"
+    );
+    let bad = scimd(d, &["audit", "--tenant", "default", "--status", "4x"]);
+    assert!(!bad.status.success());
+
+    let id = line.split('\t').next().unwrap();
+    stdout(&scimd(d, &["admin-tokens", "revoke", id]));
+    assert!(stdout(&scimd(d, &["admin-tokens", "list"])).contains("revoked"));
+}
