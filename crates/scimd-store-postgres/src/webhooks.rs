@@ -477,6 +477,76 @@ mod tests {
         testsuite::endpoints_crud(&db.store).await;
     }
 
+    /// Two nodes claiming at the same moment never get the same delivery (`FOR UPDATE SKIP
+    /// LOCKED` plus the lease) and together get every endpoint's head.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn two_nodes_never_claim_the_same_delivery() {
+        use std::sync::Arc;
+
+        use scimd_core::schema::Registry;
+        use scimd_store::Store;
+        use scimd_store::webhooks::{NewDelivery, NewEndpoint, WebhookFormat, WebhookStore};
+
+        let Some(db) = open().await else { return };
+        let other = crate::PostgresStore::connect(&db.url, Arc::new(Registry::builtin()))
+            .await
+            .unwrap_or_else(|e| panic!("second node: {e}"));
+        let t = db
+            .store
+            .create_tenant("nodes", serde_json::json!({}))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .id;
+        for i in 0..20 {
+            let id = format!("n{i}");
+            db.store
+                .create_endpoint(
+                    t,
+                    NewEndpoint {
+                        id: id.clone(),
+                        url: "http://127.0.0.1:9/".into(),
+                        events: vec![],
+                        secret: "s".into(),
+                        format: WebhookFormat::Json,
+                        start_after_seq: 0,
+                    },
+                )
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            let d = |seq: i64| NewDelivery {
+                event_id: format!("{id}-{seq}"),
+                event_seq: seq,
+                event_type: "user.created".into(),
+                body: "{}".into(),
+            };
+            assert!(
+                db.store
+                    .enqueue(&id, 0, 2, vec![d(1), d(2)])
+                    .await
+                    .unwrap_or_else(|e| panic!("{e}"))
+            );
+        }
+        let now = crate::now_micros() + 1_000_000;
+        let (a, b) = tokio::join!(
+            db.store.claim_due(now, now + 60_000_000, "a", 100),
+            other.claim_due(now, now + 60_000_000, "b", 100)
+        );
+        let (a, b) = (
+            a.unwrap_or_else(|e| panic!("{e}")),
+            b.unwrap_or_else(|e| panic!("{e}")),
+        );
+        let mut ids: Vec<i64> = a.iter().chain(&b).map(|c| c.delivery.id).collect();
+        ids.sort_unstable();
+        let n = ids.len();
+        ids.dedup();
+        assert_eq!(ids.len(), n, "a delivery was claimed twice");
+        assert_eq!(n, 20, "one head per endpoint, all claimed");
+        assert!(
+            a.iter().chain(&b).all(|c| c.delivery.event_seq == 1),
+            "only heads are claimable"
+        );
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn webhook_queue_order_leases_and_outcomes() {
         let Some(db) = open().await else { return };
