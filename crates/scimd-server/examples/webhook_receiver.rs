@@ -58,9 +58,12 @@ async fn hook(State(rx): State<Receiver>, headers: HeaderMap, body: Bytes) -> St
     };
     let event_type = header("Scimd-Event-Type").unwrap_or("?");
     // Here the application acts: send the invitation, revoke sessions, free a licence…
+    let field = |name: &str| event.get(name).cloned().unwrap_or_default();
     println!(
         "{event_type} seq={} resource={} actor={}",
-        event["seq"], event["resourceId"], event["actor"]
+        field("seq"),
+        field("resourceId"),
+        field("actor")
     );
     StatusCode::NO_CONTENT
 }
