@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use crate::state::ServerStore;
 use clap::{Args, Parser, Subcommand};
-use scimd_store::{AdminStore, AuditStore, CredentialKind, Store, Tenant, TenantExport, Transfer};
+use scimd_store::{CredentialKind, Store, Tenant, TenantExport, Transfer};
 
 use crate::config::{ConfigError, FileConfig, Overrides, ServerConfig, TenantSettings};
 use crate::crypto;

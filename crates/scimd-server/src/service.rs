@@ -244,6 +244,7 @@ impl<'a, S: ServerStore> Service<'a, S> {
                 display: keys.display,
                 member_ops: outcome.member_ops,
                 password_hash: self.password_hash(outcome.password).await?,
+                version_pinned: if_match.is_some(),
             };
             // The status the handler answers: 200 with a body, 204 without (the audit entry
             // committed with the write records it).

@@ -66,6 +66,7 @@ fn add_member(id: &str) -> Update {
         display: None,
         member_ops: vec![MemberOp::Add(vec![mref(id)])],
         password_hash: None,
+        version_pinned: false,
     }
 }
 
@@ -169,6 +170,7 @@ async fn version_conflicts_and_revocations_are_seen_across_nodes() {
     // B changes the user; A's If-Match on the version it read fails, on every write.
     let changed = Update {
         password_hash: Some("$argon2id$x".into()),
+        version_pinned: true,
         ..add_member("nobody")
     };
     let v2 = b

@@ -706,7 +706,7 @@ pub(crate) async fn update(
 ) -> Result<StoredResource, StoreError> {
     let mut tx = store.begin().await?;
     let cur = locate(&mut tx, tenant, kind, id).await?;
-    if cur.version != expected_version {
+    if (up.document.is_some() || up.version_pinned) && cur.version != expected_version {
         return Err(StoreError::VersionMismatch {
             current: cur.version,
         });

@@ -189,6 +189,11 @@ pub struct Update {
     pub member_ops: Vec<MemberOp>,
     /// `Some` sets the password hash.
     pub password_hash: Option<String>,
+    /// The client pinned the version (`If-Match`): `expected_version` is checked even when
+    /// `document` is `None`. Otherwise a member-only or password-only update applies to
+    /// whatever version is current — member rows and the password hash do not depend on the
+    /// document the PATCH was computed from, so concurrent membership PATCHes never conflict.
+    pub version_pinned: bool,
 }
 
 /// Which page of a listing to return (RFC 7644 §3.4.2.4; cursors per RFC 9865).

@@ -200,3 +200,44 @@ async fn delete_group() {
     assert_eq!(app.delete(&path).await.status(), 204);
     assert_scim_error(app.get(&path).await, 404, None).await;
 }
+
+/// Membership PATCHes without `If-Match` never conflict with each other: each one adds its
+/// row whatever version is current (no 412 the client never asked for, however many IdP
+/// workers push members to one group at once).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_member_patches_all_succeed() {
+    let app = spawn_app().await;
+    let mut ids = Vec::new();
+    for i in 0..24 {
+        ids.push(
+            app.create_user(&format!("m{i}")).await["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    let group = app.create_group("Busy", &[]).await;
+    let gid = group["id"].as_str().unwrap().to_owned();
+    let app = std::sync::Arc::new(app);
+    let tasks: Vec<_> = ids
+        .iter()
+        .map(|id| {
+            let app = app.clone();
+            let path = format!("/Groups/{gid}");
+            let body = patch_op(serde_json::json!([
+                {"op": "add", "path": "members", "value": [{"value": id}]}
+            ]));
+            tokio::spawn(async move { app.patch(&path, &body).await.status().as_u16() })
+        })
+        .collect();
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), 204);
+    }
+    let g: serde_json::Value = app
+        .get(&format!("/Groups/{gid}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(g["members"].as_array().unwrap().len(), 24);
+}

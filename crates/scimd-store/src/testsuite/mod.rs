@@ -229,6 +229,7 @@ pub async fn crud_round_trip<S: Store>(s: &S) {
         display: None,
         member_ops: vec![],
         password_hash: None,
+        version_pinned: false,
     };
     let r = s
         .update(t, ResourceKind::User, "u1", 2, same.clone(), Load::NONE)
@@ -245,8 +246,13 @@ pub async fn crud_round_trip<S: Store>(s: &S) {
         .unwrap();
     assert_eq!(r.version, 3);
     assert_eq!(r.password_hash.as_deref(), Some("$argon2id$x"));
+    // With the version pinned (If-Match), a stale version is a conflict.
+    let pinned = Update {
+        version_pinned: true,
+        ..same
+    };
     assert_eq!(
-        s.update(t, ResourceKind::User, "u1", 2, same, Load::NONE)
+        s.update(t, ResourceKind::User, "u1", 2, pinned, Load::NONE)
             .await,
         Err(StoreError::VersionMismatch { current: 3 })
     );
@@ -307,6 +313,7 @@ pub async fn user_name_is_unique_per_tenant_ignoring_case<S: Store>(s: &S) {
         display: None,
         member_ops: vec![],
         password_hash: None,
+        version_pinned: false,
     };
     assert_eq!(
         s.update(a, ResourceKind::User, "u3", 1, up, Load::NONE)
@@ -376,6 +383,7 @@ pub async fn tenants_are_isolated<S: Store>(s: &S) {
         display: None,
         member_ops: vec![],
         password_hash: None,
+        version_pinned: false,
     };
     assert_eq!(
         s.update(b, ResourceKind::User, "ua", 1, up, Load::NONE)
@@ -527,6 +535,7 @@ pub async fn group_members_add_remove_clear_replace<S: Store>(s: &S) {
         display: None,
         member_ops: ops,
         password_hash: None,
+        version_pinned: false,
     };
     // Adding a present member and removing an absent one change nothing.
     let g = s
@@ -732,6 +741,7 @@ pub async fn member_display_is_kept_as_sent<S: Store>(s: &S) {
                 display: None,
                 member_ops: vec![MemberOp::Clear, MemberOp::Add(vec![named("u2", "Bobby")])],
                 password_hash: None,
+                version_pinned: false,
             },
             Load::ALL,
         )
@@ -741,6 +751,76 @@ pub async fn member_display_is_kept_as_sent<S: Store>(s: &S) {
         shown(&updated),
         [("u2".to_owned(), Some("Bobby".to_owned()))]
     );
+}
+
+/// A member-only update applies to the current version whatever version the caller read
+/// (member rows don't depend on the document), unless the client pinned the version; a
+/// document update from a stale read is always a conflict.
+pub async fn member_only_updates_need_no_version_unless_pinned<S: Store>(s: &S) {
+    let t = tenant(s, "acme").await;
+    for (id, name) in [("u1", "ann"), ("u2", "bob"), ("u3", "cid")] {
+        s.create(t, user(id, name, json!({}))).await.unwrap();
+    }
+    let g = s.create(t, group("g1", "Staff", &[])).await.unwrap();
+    let members = |id: &str, pinned: bool| Update {
+        document: None,
+        unique_key: None,
+        external_id: None,
+        display: None,
+        member_ops: vec![MemberOp::Add(vec![mref(id)])],
+        password_hash: None,
+        version_pinned: pinned,
+    };
+    let v1 = g.version;
+    let after_u1 = s
+        .update(
+            t,
+            ResourceKind::Group,
+            "g1",
+            v1,
+            members("u1", false),
+            Load::ALL,
+        )
+        .await
+        .unwrap();
+    assert!(after_u1.version > v1);
+    // Stale read, unpinned: still applies.
+    let after_u2 = s
+        .update(
+            t,
+            ResourceKind::Group,
+            "g1",
+            v1,
+            members("u2", false),
+            Load::ALL,
+        )
+        .await
+        .unwrap();
+    assert_eq!(after_u2.members.as_ref().unwrap().len(), 2);
+    // Stale read, pinned (If-Match): a conflict.
+    assert!(matches!(
+        s.update(
+            t,
+            ResourceKind::Group,
+            "g1",
+            v1,
+            members("u3", true),
+            Load::ALL
+        )
+        .await,
+        Err(StoreError::VersionMismatch { .. })
+    ));
+    // Stale read with a new document: always a conflict.
+    let renamed = Update {
+        document: Some(doc(json!({"displayName": "Renamed"}))),
+        display: Some("Renamed".into()),
+        ..members("u3", false)
+    };
+    assert!(matches!(
+        s.update(t, ResourceKind::Group, "g1", v1, renamed, Load::ALL)
+            .await,
+        Err(StoreError::VersionMismatch { .. })
+    ));
 }
 
 pub async fn filters_on_columns_and_values<S: Store>(s: &S) {
@@ -1045,6 +1125,7 @@ pub async fn concurrent_writers_queue_and_readers_see_committed_state<S: Store>(
                     display: None,
                     member_ops: vec![MemberOp::Add(vec![mref(&id)])],
                     password_hash: None,
+                    version_pinned: false,
                 };
                 match s
                     .update(t, ResourceKind::Group, "g", g.version, up, Load::NONE)
@@ -1128,6 +1209,7 @@ pub async fn transfer_round_trip<S: Store + Transfer>(s: &S) {
         display: Some("ann".into()),
         member_ops: vec![],
         password_hash: None,
+        version_pinned: false,
     };
     s.update(t, ResourceKind::User, "u1", 1, up, Load::NONE)
         .await
@@ -1216,6 +1298,7 @@ pub async fn transfer_round_trip<S: Store + Transfer>(s: &S) {
         display: None,
         member_ops: vec![MemberOp::Clear],
         password_hash: None,
+        version_pinned: false,
     };
     let g2 = s
         .update(
@@ -1271,6 +1354,7 @@ macro_rules! conformance_tests {
             tenant_settings_and_credentials,
             group_members_add_remove_clear_replace,
             member_display_is_kept_as_sent,
+            member_only_updates_need_no_version_unless_pinned,
             filters_on_columns_and_values,
             index_pages_are_stable_with_totals,
             cursor_pages_walk_forward_and_back,

@@ -43,6 +43,7 @@ fn doc_update(d: serde_json::Value) -> Update {
         display,
         member_ops: vec![],
         password_hash: None,
+        version_pinned: false,
     }
 }
 
@@ -54,6 +55,7 @@ fn members_update(ops: Vec<MemberOp>) -> Update {
         display: None,
         member_ops: ops,
         password_hash: None,
+        version_pinned: false,
     }
 }
 
