@@ -267,7 +267,7 @@ impl WebhookStore for SqliteStore {
             " FROM webhook_endpoints e JOIN tenants t ON t.id = e.tenant_id \
              WHERE e.enabled = 1 ORDER BY e.tenant_id, e.id"
         ))
-        .fetch_all(&self.inner.write)
+        .fetch_all(&self.inner.read)
         .await
         .map_err(backend)?
         .iter()
@@ -333,6 +333,20 @@ impl WebhookStore for SqliteStore {
         owner: &str,
         limit: u32,
     ) -> Result<Vec<ClaimedDelivery>, StoreError> {
+        // The dispatcher polls several times a second: look on a reader first so that an
+        // idle queue never takes the single write lock.
+        let any_due: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM webhook_deliveries WHERE status = 'pending' \
+             AND next_attempt_us <= ?1 AND (lease_until_us IS NULL OR lease_until_us <= ?1) \
+             LIMIT 1",
+        )
+        .bind(now_us)
+        .fetch_optional(&self.inner.read)
+        .await
+        .map_err(backend)?;
+        if any_due.is_none() {
+            return Ok(Vec::new());
+        }
         let mut tx = self.begin().await?;
         let rows = sqlx::query(concat!(
             "SELECT ",
