@@ -4,7 +4,8 @@
 //! - [`backoff`]: exponential backoff with full jitter, dead after the retry period;
 //! - [`dispatcher`]: the background task of `scimd serve` that turns new events into
 //!   deliveries (fan-out) and sends them, at least once, in order per endpoint;
-//! - this module: endpoint management shared by the CLI (and an admin API), event-type
+//! - [`cli`]: `scimd webhooks add|list|remove|replay|deliveries`;
+//! - this module: endpoint management (usable by an admin API as well as the CLI), event-type
 //!   filters, payload rendering (scimd's event JSON or an RFC 9967 Security Event Token
 //!   claims set, [`scimd_core::set`]) and replay.
 //!

@@ -138,7 +138,7 @@ macro_rules! on_store {
     };
 }
 
-/// Starts a dispatcher on the store; stopped when the handle is dropped... by aborting it.
+/// Starts a dispatcher on the store; the test aborts the returned task at its end.
 fn start<S: EventStore + WebhookStore>(s: S, config: WebhookConfig) -> tokio::task::JoinHandle<()> {
     let d = Dispatcher::new(s, config).unwrap();
     tokio::spawn(d.run(std::future::pending::<()>()))
