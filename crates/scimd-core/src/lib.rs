@@ -13,9 +13,9 @@ pub mod resource;
 
 pub use resource::{MemberKind, MemberOp, MemberRef, Mode};
 pub mod datetime;
-pub mod validate;
-pub mod sort;
-pub mod projection;
 pub mod message;
 pub mod patch;
+pub mod projection;
 pub mod set;
+pub mod sort;
+pub mod validate;
