@@ -530,9 +530,6 @@ async fn execute<S: ServerStore>(
             })
         }
         (BulkMethod::Patch, Some(id)) => {
-            let res = svc
-                .patch(kind, id, body()?, pre.as_ref(), Load::NONE)
-                .await?;
             // The status the single PATCH would answer with (there are no projection
             // parameters in a Bulk operation).
             let settings = &svc.context().settings;
@@ -544,6 +541,9 @@ async fn execute<S: ServerStore>(
                 PatchResponse::Resource => StatusCode::OK,
                 PatchResponse::NoContent => StatusCode::NO_CONTENT,
             };
+            let res = svc
+                .patch(kind, id, body()?, pre.as_ref(), Load::NONE, status.as_u16())
+                .await?;
             Ok(Done {
                 status: status.as_u16(),
                 location: svc.location(kind, &res.id),

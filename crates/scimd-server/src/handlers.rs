@@ -150,15 +150,16 @@ pub async fn patch<S: ServerStore, K: KindMarker>(
         scimd_store::Load::NONE
     };
     let if_match = precondition(&headers, header::IF_MATCH);
+    let status = if with_body {
+        StatusCode::OK
+    } else {
+        StatusCode::NO_CONTENT
+    };
     let res = svc
-        .patch(K::KIND, id, &body, if_match.as_ref(), load)
+        .patch(K::KIND, id, &body, if_match.as_ref(), load, status.as_u16())
         .await?;
     Ok(ScimResponse {
-        status: if with_body {
-            StatusCode::OK
-        } else {
-            StatusCode::NO_CONTENT
-        },
+        status,
         body: if with_body {
             Some(svc.render(&res, &projection)?)
         } else {

@@ -208,6 +208,7 @@ impl<'a, S: ServerStore> Service<'a, S> {
         body: &Value,
         if_match: Option<&Precondition>,
         load: Load,
+        answer: u16,
     ) -> ApiResult<StoredResource> {
         let rt = self.resource_type(kind)?;
         let request = PatchRequest::parse(body, self.mode())?;
@@ -246,13 +247,8 @@ impl<'a, S: ServerStore> Service<'a, S> {
                 password_hash: self.password_hash(outcome.password).await?,
                 version_pinned: if_match.is_some(),
             };
-            // The status the handler answers: 200 with a body, 204 without (the audit entry
-            // committed with the write records it).
-            let status = if load == Load::NONE && kind == ResourceKind::Group {
-                204
-            } else {
-                200
-            };
+            // The audit entry committed with the write records the status the caller answers.
+            let status = answer;
             let change = self.change(status, id, Some(changed_attributes));
             match self
                 .state

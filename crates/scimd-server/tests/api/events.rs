@@ -353,3 +353,43 @@ async fn password_verification_matches_and_is_rate_limited() {
     assert_eq!(r.status(), 429, "sixth attempt within a minute");
     assert!(r.headers().contains_key("retry-after"));
 }
+
+/// A write's audit entry commits with the write and records the status the client really
+/// got — also when a tenant setting makes a User PATCH answer 204 — exactly once.
+#[tokio::test]
+async fn patch_audit_entry_has_the_answered_status_once() {
+    let app = spawn_app().await;
+    app.set_settings(TenantSettings {
+        user_patch_response: scimd_server::config::PatchResponse::NoContent,
+        ..TenantSettings::default()
+    })
+    .await;
+    let user = app.create_user("quiet").await;
+    let id = user["id"].as_str().unwrap();
+    let r = app
+        .patch(
+            &format!("/Users/{id}"),
+            &patch_op(json!([{"op": "replace", "path": "title", "value": "CTO"}])),
+        )
+        .await;
+    assert_eq!(r.status(), 204);
+    // Let the background writer flush anything it queued.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let t = app.default_tenant().await;
+    let rows = app
+        .store
+        .query_audit(&AuditQuery {
+            tenant: t.id,
+            since: None,
+            status: None,
+            limit: 100,
+        })
+        .await
+        .unwrap();
+    let patches: Vec<u16> = rows
+        .iter()
+        .filter(|e| e.method == "PATCH")
+        .map(|e| e.status)
+        .collect();
+    assert_eq!(patches, [204], "{rows:?}");
+}
