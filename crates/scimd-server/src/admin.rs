@@ -12,6 +12,14 @@
 //!   stored hash, or a dummy hash when the user or hash does not exist, so the time does not
 //!   reveal which; at most [`PASSWORD_ATTEMPTS`] attempts per user per [`PASSWORD_WINDOW`]
 //!   on each node, then 429 with `Retry-After`.
+//! - Webhook endpoints, through the same helpers as `scimd webhooks …` ([`crate::webhooks`]):
+//!   `GET /admin/v1/tenants/{t}/webhooks` lists endpoints (never their secrets);
+//!   `POST /admin/v1/tenants/{t}/webhooks` with `{"url", "events", "format"}` adds one and
+//!   answers 201 with its id and secret (the only time the secret is shown);
+//!   `DELETE /admin/v1/tenants/{t}/webhooks/{id}` removes one with its queue (204);
+//!   `POST /admin/v1/tenants/{t}/webhooks/replay` with `{"since", "endpoint"}` re-queues past
+//!   events (202 with the count); `GET /admin/v1/tenants/{t}/webhooks/{id}/deliveries` lists
+//!   recent deliveries, newest first.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{LazyLock, Mutex};
@@ -23,13 +31,15 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use scimd_core::schema::ResourceKind;
-use scimd_store::{AuditQuery, Load, StatusFilter, Tenant};
+use scimd_store::webhooks::{Delivery, Endpoint, WebhookFormat};
+use scimd_store::{AuditQuery, Load, StatusFilter, StoreError, Tenant};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::crypto;
 use crate::error::ApiError;
 use crate::state::{AppState, ServerStore};
+use crate::webhooks::{self, ReplayFrom, WebhookError};
 
 /// Default and largest page of the events API.
 pub const EVENTS_DEFAULT_LIMIT: u32 = 100;
@@ -43,6 +53,9 @@ pub const PASSWORD_ATTEMPTS: usize = 5;
 pub const PASSWORD_WINDOW: Duration = Duration::from_secs(60);
 /// Largest audit page.
 pub const AUDIT_MAX_LIMIT: u32 = 1000;
+/// Default and largest page of the webhook deliveries API.
+pub const DELIVERIES_DEFAULT_LIMIT: u32 = 50;
+pub const DELIVERIES_MAX_LIMIT: u32 = 1000;
 
 /// An argon2id hash of a random secret, verified against when a user has no hash so that
 /// absent users take as long as present ones.
@@ -281,6 +294,217 @@ async fn verify<S: ServerStore>(
         .await
         .map_err(ApiError::internal)?;
     Ok(Json(json!({ "match": ok && real })).into_response())
+}
+
+/// A webhook helper's error as an API error: bad input is 400 `invalidValue`, an unknown
+/// endpoint 404, anything else what the store or server says.
+fn webhook_error(e: WebhookError) -> ApiError {
+    match e {
+        WebhookError::Invalid(msg) => ApiError::Scim(scimd_core::Error::invalid_value(msg)),
+        WebhookError::Store(StoreError::NotFound) => {
+            ApiError::not_found("no such webhook endpoint in this tenant")
+        }
+        WebhookError::Store(e) => crate::store_error(e),
+        WebhookError::Random(cause) => ApiError::internal(cause),
+    }
+}
+
+/// Parses a JSON request body into `T`, answering 400 `invalidSyntax` with `expected`.
+fn json_body<T: serde::de::DeserializeOwned>(body: &[u8], expected: &str) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError::Scim(scimd_core::Error::invalid_syntax(format!(
+            "{expected}: {e}"
+        )))
+    })
+}
+
+/// An endpoint as the API shows it: everything but the secret.
+fn endpoint_json(e: &Endpoint) -> Value {
+    json!({
+        "id": e.id,
+        "url": e.url,
+        "events": e.events,
+        "format": e.format.as_str(),
+        "enabled": e.enabled,
+        "created": e.created,
+    })
+}
+
+/// A delivery as the API shows it (without its body, which the receiver already has).
+fn delivery_json(d: &Delivery) -> Value {
+    json!({
+        "id": d.id,
+        "endpoint": d.endpoint_id,
+        "event_id": d.event_id,
+        "event_seq": d.event_seq,
+        "event_type": d.event_type,
+        "status": d.status.as_str(),
+        "attempts": d.attempts,
+        "created": scimd_core::datetime::format_rfc3339(d.created_us),
+        "last_status": d.last_status,
+        "last_error": d.last_error,
+    })
+}
+
+/// `GET /admin/v1/tenants/{t}/webhooks`: the tenant's endpoints, oldest first.
+pub async fn list_webhooks<S: ServerStore>(
+    State(state): State<AppState<S>>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let t = tenant(&state, &name).await?;
+    let endpoints = state
+        .store()
+        .list_endpoints(t.id)
+        .await
+        .map_err(crate::store_error)?;
+    let list: Vec<Value> = endpoints.iter().map(endpoint_json).collect();
+    Ok(Json(json!({ "webhooks": list })))
+}
+
+/// Body of `POST /admin/v1/tenants/{t}/webhooks`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewWebhook {
+    url: String,
+    /// Event types or `prefix.*` patterns; absent or empty means every type.
+    #[serde(default)]
+    events: Vec<String>,
+    /// `json` (default) or `set`.
+    format: Option<String>,
+}
+
+/// `POST /admin/v1/tenants/{t}/webhooks`: 201 with the endpoint and its secret (shown only
+/// in this response).
+pub async fn add_webhook<S: ServerStore>(
+    State(state): State<AppState<S>>,
+    Path(name): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let req: NewWebhook = json_body(
+        &body,
+        "expected {\"url\": \"…\", \"events\": [\"…\"], \"format\": \"json\"|\"set\"}",
+    )?;
+    let format_name = req.format.as_deref().unwrap_or("json");
+    let format = WebhookFormat::parse(format_name).ok_or_else(|| {
+        ApiError::Scim(scimd_core::Error::invalid_value(format!(
+            "format must be json or set, not '{format_name}'"
+        )))
+    })?;
+    // Each entry goes through the CLI's parser on its own, so a comma inside one entry
+    // cannot smuggle in a second pattern.
+    let mut events = Vec::new();
+    for entry in &req.events {
+        let parsed = webhooks::parse_filter(entry).map_err(webhook_error)?;
+        if parsed.len() != 1 {
+            return Err(ApiError::Scim(scimd_core::Error::invalid_value(format!(
+                "events: '{entry}' must be exactly one event type or pattern"
+            ))));
+        }
+        events.extend(parsed);
+    }
+    let t = tenant(&state, &name).await?;
+    let (endpoint, secret) = webhooks::add_endpoint(state.store(), t.id, &req.url, events, format)
+        .await
+        .map_err(webhook_error)?;
+    let mut out = endpoint_json(&endpoint);
+    if let Some(obj) = out.as_object_mut() {
+        obj.insert("secret".into(), Value::String(secret));
+    }
+    Ok((StatusCode::CREATED, Json(out)).into_response())
+}
+
+/// `DELETE /admin/v1/tenants/{t}/webhooks/{id}`: 204, or 404 for an unknown endpoint.
+pub async fn remove_webhook<S: ServerStore>(
+    State(state): State<AppState<S>>,
+    Path((name, id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let t = tenant(&state, &name).await?;
+    state
+        .store()
+        .delete_endpoint(t.id, &id)
+        .await
+        .map_err(|e| webhook_error(e.into()))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Body of `POST /admin/v1/tenants/{t}/webhooks/replay`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplayRequest {
+    /// A sequence number (events with `seq >= since`) or an RFC 3339 time; a JSON number is
+    /// accepted as well as a string.
+    since: Value,
+    /// Only this endpoint (default: every endpoint of the tenant).
+    endpoint: Option<String>,
+}
+
+/// `POST /admin/v1/tenants/{t}/webhooks/replay`: 202 with `{"queued": N}`.
+pub async fn replay_webhooks<S: ServerStore>(
+    State(state): State<AppState<S>>,
+    Path(name): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let req: ReplayRequest = json_body(
+        &body,
+        "expected {\"since\": \"<RFC 3339 time or sequence number>\", \"endpoint\": \"…\"}",
+    )?;
+    let since = match &req.since {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        _ => {
+            return Err(ApiError::Scim(scimd_core::Error::invalid_value(
+                "since must be a sequence number or an RFC 3339 time",
+            )));
+        }
+    };
+    let from = ReplayFrom::parse(&since).map_err(webhook_error)?;
+    let t = tenant(&state, &name).await?;
+    let queued = webhooks::replay(
+        state.store(),
+        t.id,
+        from,
+        req.endpoint.as_deref(),
+        &state.config().public_base_url,
+    )
+    .await
+    .map_err(webhook_error)?;
+    Ok((StatusCode::ACCEPTED, Json(json!({ "queued": queued }))).into_response())
+}
+
+/// Query of the deliveries API.
+#[derive(Debug, Deserialize)]
+pub struct DeliveriesParams {
+    limit: Option<u32>,
+}
+
+/// `GET /admin/v1/tenants/{t}/webhooks/{id}/deliveries`: the endpoint's recent deliveries,
+/// newest first (`limit` default 50, at most 1000); 404 for an unknown endpoint.
+pub async fn webhook_deliveries<S: ServerStore>(
+    State(state): State<AppState<S>>,
+    Path((name, id)): Path<(String, String)>,
+    Query(p): Query<DeliveriesParams>,
+) -> Result<Json<Value>, ApiError> {
+    let t = tenant(&state, &name).await?;
+    if state
+        .store()
+        .get_endpoint(t.id, &id)
+        .await
+        .map_err(crate::store_error)?
+        .is_none()
+    {
+        return Err(webhook_error(StoreError::NotFound.into()));
+    }
+    let limit = p
+        .limit
+        .unwrap_or(DELIVERIES_DEFAULT_LIMIT)
+        .clamp(1, DELIVERIES_MAX_LIMIT);
+    let deliveries = state
+        .store()
+        .list_deliveries(t.id, Some(&id), limit)
+        .await
+        .map_err(crate::store_error)?;
+    let list: Vec<Value> = deliveries.iter().map(delivery_json).collect();
+    Ok(Json(json!({ "deliveries": list })))
 }
 
 #[cfg(test)]

@@ -4,7 +4,10 @@
 //!
 //! clap resolves "flag over environment" for the four operator flags; this module layers the
 //! result over the file and the defaults. Everything else is file-only: it is operational
-//! tuning that belongs in a reviewed file rather than in ad-hoc environment variables.
+//! tuning that belongs in a reviewed file rather than in ad-hoc environment variables. The
+//! one exception is the webhook dispatcher's `webhook_*` keys, whose older
+//! `SCIMD_WEBHOOK_*` environment variables still win over the file (env > file > default,
+//! resolved by [`crate::webhooks::WebhookConfig::from_config`]).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -52,6 +55,21 @@ pub struct FileConfig {
     /// Days the outbox keeps events (default 30); keep it longer than the webhook retry
     /// period.
     pub events_retention_days: Option<u64>,
+    /// How long a webhook delivery is retried before it is dead, in decimal hours
+    /// (default 24; `SCIMD_WEBHOOK_RETRY_HOURS` overrides it).
+    pub webhook_retry_hours: Option<f64>,
+    /// Upper bound of the first wait between webhook attempts, in milliseconds (default
+    /// 1000; `SCIMD_WEBHOOK_BACKOFF_BASE_MS` overrides it).
+    pub webhook_backoff_base_ms: Option<u64>,
+    /// Largest wait between webhook attempts, in seconds (default 600;
+    /// `SCIMD_WEBHOOK_BACKOFF_CAP_SECS` overrides it).
+    pub webhook_backoff_cap_secs: Option<u64>,
+    /// Timeout of one webhook request, connection included, in seconds (default 10;
+    /// `SCIMD_WEBHOOK_TIMEOUT_SECS` overrides it).
+    pub webhook_timeout_secs: Option<u64>,
+    /// How long a node's claim on a delivery lasts if it dies mid-send, in seconds
+    /// (default 60; `SCIMD_WEBHOOK_LEASE_SECS` overrides it).
+    pub webhook_lease_secs: Option<u64>,
     /// Custom schema attributes (`scimd_core::schema::config::SchemaConfig`), kept as JSON
     /// until the registry is built so that a bad section is reported with its own message.
     pub schema: Option<serde_json::Value>,
@@ -126,6 +144,26 @@ pub struct ServerConfig {
     pub audit_retention_days: u64,
     /// Days the outbox keeps events (`events_retention_days`, default 30).
     pub events_retention_days: u64,
+    /// The webhook settings of the file (`None`: not set there). They are resolved into a
+    /// [`crate::webhooks::WebhookConfig`] by
+    /// [`WebhookConfig::from_config`](crate::webhooks::WebhookConfig::from_config), where the
+    /// `SCIMD_WEBHOOK_*` environment variables override them: env > file > default.
+    pub webhook: WebhookFileSettings,
+}
+
+/// The webhook dispatcher keys of the configuration file, as written (`None`: not set).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct WebhookFileSettings {
+    /// `webhook_retry_hours`.
+    pub retry_hours: Option<f64>,
+    /// `webhook_backoff_base_ms`.
+    pub backoff_base_ms: Option<u64>,
+    /// `webhook_backoff_cap_secs`.
+    pub backoff_cap_secs: Option<u64>,
+    /// `webhook_timeout_secs`.
+    pub timeout_secs: Option<u64>,
+    /// `webhook_lease_secs`.
+    pub lease_secs: Option<u64>,
 }
 
 impl Default for ServerConfig {
@@ -177,6 +215,13 @@ impl ServerConfig {
             schema: file.schema,
             audit_retention_days: file.audit_retention_days.unwrap_or(90).max(1),
             events_retention_days: file.events_retention_days.unwrap_or(30).max(1),
+            webhook: WebhookFileSettings {
+                retry_hours: file.webhook_retry_hours,
+                backoff_base_ms: file.webhook_backoff_base_ms,
+                backoff_cap_secs: file.webhook_backoff_cap_secs,
+                timeout_secs: file.webhook_timeout_secs,
+                lease_secs: file.webhook_lease_secs,
+            },
         }
     }
 
@@ -287,6 +332,71 @@ mod tests {
         assert_eq!(c.mode, Mode::Strict);
         assert_eq!(c.log_format, LogFormat::Json);
         assert_eq!(c.schema, Some(json!({"foo": 1})));
+    }
+
+    #[test]
+    fn webhook_keys_come_from_the_file_and_the_environment_wins() {
+        use crate::webhooks::WebhookConfig;
+        let file = FileConfig::parse(
+            r#"
+            public_base_url = "https://scim.example.com"
+            webhook_retry_hours = 1.5
+            webhook_backoff_base_ms = 250
+            webhook_backoff_cap_secs = 30
+            webhook_timeout_secs = 5
+            webhook_lease_secs = 40
+            "#,
+        )
+        .unwrap();
+        let c = ServerConfig::resolve(&Overrides::default(), file);
+        assert_eq!(c.webhook.retry_hours, Some(1.5));
+        assert_eq!(c.webhook.lease_secs, Some(40));
+
+        let no_env = |_: &str| None;
+        let w = WebhookConfig::from_config_with_env(&c, no_env).unwrap();
+        assert_eq!(w.backoff.retry_period, Duration::from_secs(5400));
+        assert_eq!(w.backoff.base, Duration::from_millis(250));
+        assert_eq!(w.backoff.cap, Duration::from_secs(30));
+        assert_eq!(w.request_timeout, Duration::from_secs(5));
+        assert_eq!(w.lease, Duration::from_secs(40));
+        assert_eq!(w.public_base_url, "https://scim.example.com");
+
+        // An environment variable beats the file key; the other keys keep the file's value.
+        let env = |name: &str| match name {
+            "SCIMD_WEBHOOK_RETRY_HOURS" => Some("2".to_owned()),
+            "SCIMD_WEBHOOK_TIMEOUT_SECS" => Some(" 7 ".to_owned()),
+            _ => None,
+        };
+        let w = WebhookConfig::from_config_with_env(&c, env).unwrap();
+        assert_eq!(w.backoff.retry_period, Duration::from_secs(7200));
+        assert_eq!(w.request_timeout, Duration::from_secs(7));
+        assert_eq!(w.backoff.cap, Duration::from_secs(30));
+        assert_eq!(w.lease, Duration::from_secs(40));
+
+        // Nothing set anywhere: the defaults.
+        let w = WebhookConfig::from_config_with_env(&ServerConfig::default(), no_env).unwrap();
+        assert_eq!(
+            (w.backoff, w.request_timeout, w.lease),
+            (
+                WebhookConfig::default().backoff,
+                Duration::from_secs(10),
+                Duration::from_secs(60)
+            )
+        );
+
+        // Bad values are errors naming their source, from the file or the environment.
+        let bad = ServerConfig::resolve(
+            &Overrides::default(),
+            FileConfig::parse("webhook_retry_hours = -1.0").unwrap(),
+        );
+        let e = WebhookConfig::from_config_with_env(&bad, no_env).unwrap_err();
+        assert!(e.contains("webhook_retry_hours"), "{e}");
+        let e = WebhookConfig::from_config_with_env(&c, |n: &str| {
+            (n == "SCIMD_WEBHOOK_LEASE_SECS").then(|| "soon".to_owned())
+        })
+        .unwrap_err();
+        assert!(e.contains("SCIMD_WEBHOOK_LEASE_SECS"), "{e}");
+        assert!(FileConfig::parse("webhook_timeout_secs = \"10\"").is_err());
     }
 
     #[test]

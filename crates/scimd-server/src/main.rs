@@ -159,8 +159,8 @@ async fn serve<S: ServerStore + WebhookStore>(
         .map_or_else(|_| config.listen.clone(), |a| a.to_string());
     // The webhook dispatcher: delivers outbox events to the tenants' endpoints. Stopping
     // it mid-send is safe (at-least-once: unfinished deliveries are sent again).
-    let webhook_config = scimd_server::webhooks::WebhookConfig::from_env(&config.public_base_url)
-        .map_err(CliError)?;
+    let webhook_config =
+        scimd_server::webhooks::WebhookConfig::from_config(&config).map_err(CliError)?;
     let dispatcher =
         scimd_server::webhooks::Dispatcher::new(store.clone(), webhook_config).map_err(CliError)?;
     let dispatcher = tokio::spawn(dispatcher.run(std::future::pending::<()>()));

@@ -12,7 +12,7 @@ use axum::extract::{Request, State};
 use axum::http::HeaderName;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use tokio::net::TcpListener;
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
@@ -108,7 +108,8 @@ fn scim_routes<S: ServerStore>(state: &AppState<S>) -> Router<AppState<S>> {
         .method_not_allowed_fallback(method_not_allowed)
 }
 
-/// `/admin/v1`: the host application's API (events, audit log, password verification),
+/// `/admin/v1`: the host application's API (events, audit log, password verification,
+/// webhook endpoints),
 /// behind admin tokens only ([`crate::admin`]).
 fn admin_routes<S: ServerStore>(state: &AppState<S>) -> Router<AppState<S>> {
     let auth = middleware::from_fn_with_state(state.clone(), crate::admin::require_admin::<S>);
@@ -118,6 +119,22 @@ fn admin_routes<S: ServerStore>(state: &AppState<S>) -> Router<AppState<S>> {
         .route(
             "/tenants/{tenant}/users/{id}/password:verify",
             post(crate::admin::verify_password::<S>),
+        )
+        .route(
+            "/tenants/{tenant}/webhooks",
+            get(crate::admin::list_webhooks::<S>).post(crate::admin::add_webhook::<S>),
+        )
+        .route(
+            "/tenants/{tenant}/webhooks/replay",
+            post(crate::admin::replay_webhooks::<S>),
+        )
+        .route(
+            "/tenants/{tenant}/webhooks/{id}",
+            delete(crate::admin::remove_webhook::<S>),
+        )
+        .route(
+            "/tenants/{tenant}/webhooks/{id}/deliveries",
+            get(crate::admin::webhook_deliveries::<S>),
         )
         .route_layer(auth)
         .method_not_allowed_fallback(method_not_allowed)

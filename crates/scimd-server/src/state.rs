@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use scimd_core::schema::Registry;
-use scimd_store::{AdminStore, AuditStore, ChangeStore, EventStore, Store};
+use scimd_store::{AdminStore, AuditStore, ChangeStore, EventStore, Store, WebhookStore};
 use tokio::sync::watch;
 
 use crate::admin::RateLimiter;
@@ -15,11 +15,18 @@ use crate::config::ServerConfig;
 
 /// Everything the server needs from a storage backend: resources ([`Store`]), writes that
 /// record their events and audit entries ([`ChangeStore`]), the outbox ([`EventStore`]),
-/// the audit log ([`AuditStore`]) and admin tokens ([`AdminStore`]). Implemented by every
-/// type that implements those traits.
-pub trait ServerStore: Store + ChangeStore + EventStore + AuditStore + AdminStore {}
+/// the audit log ([`AuditStore`]), admin tokens ([`AdminStore`]) and webhook endpoints and
+/// deliveries ([`WebhookStore`], managed through the admin API). Implemented by every type
+/// that implements those traits.
+pub trait ServerStore:
+    Store + ChangeStore + EventStore + AuditStore + AdminStore + WebhookStore
+{
+}
 
-impl<T: Store + ChangeStore + EventStore + AuditStore + AdminStore> ServerStore for T {}
+impl<T: Store + ChangeStore + EventStore + AuditStore + AdminStore + WebhookStore> ServerStore
+    for T
+{
+}
 
 /// Everything a request handler needs, generic over the storage backend.
 pub struct AppState<S: ServerStore> {

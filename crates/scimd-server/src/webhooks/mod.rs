@@ -28,6 +28,8 @@ use scimd_core::set::{self, ChangeKind, SetInput};
 use scimd_store::webhooks::{Endpoint, NewDelivery, NewEndpoint, WebhookFormat, WebhookStore};
 use scimd_store::{Event, EventKind, EventStore, StoreError, TenantId};
 
+use crate::config::ServerConfig;
+
 pub use backoff::Backoff;
 pub use dispatcher::Dispatcher;
 
@@ -41,7 +43,7 @@ pub const EVENT_TYPE_HEADER: &str = "Scimd-Event-Type";
 /// How the dispatcher runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebhookConfig {
-    /// Retry schedule and retry period (`SCIMD_WEBHOOK_RETRY_HOURS`, default 24).
+    /// Retry schedule and retry period (`webhook_retry_hours`, default 24).
     pub backoff: Backoff,
     /// Timeout of one HTTP request, connection included (default 10 s).
     pub request_timeout: Duration,
@@ -71,44 +73,98 @@ impl Default for WebhookConfig {
 }
 
 impl WebhookConfig {
-    /// The defaults with `public_base_url`, adjusted by the environment:
-    /// `SCIMD_WEBHOOK_RETRY_HOURS` (decimal hours, default 24),
-    /// `SCIMD_WEBHOOK_BACKOFF_BASE_MS` (default 1000), `SCIMD_WEBHOOK_BACKOFF_CAP_SECS`
-    /// (default 600), `SCIMD_WEBHOOK_TIMEOUT_SECS` (default 10), `SCIMD_WEBHOOK_LEASE_SECS`
-    /// (default 60, at least the timeout plus one second). Unparsable values are
-    /// reported as errors rather than ignored.
+    /// The defaults with `public_base_url`, adjusted by the `SCIMD_WEBHOOK_*` environment
+    /// variables only (no configuration file); see [`Self::from_config`].
     pub fn from_env(public_base_url: &str) -> Result<Self, String> {
-        let mut c = Self {
-            public_base_url: public_base_url.trim_end_matches('/').to_owned(),
-            ..Self::default()
+        let config = ServerConfig {
+            public_base_url: public_base_url.to_owned(),
+            ..ServerConfig::default()
         };
-        fn var<T: std::str::FromStr>(name: &str) -> Result<Option<T>, String> {
-            match std::env::var(name) {
-                Ok(v) => v
+        Self::from_config(&config)
+    }
+
+    /// The dispatcher settings of a resolved server configuration: each of
+    /// `SCIMD_WEBHOOK_RETRY_HOURS` / `webhook_retry_hours` (decimal hours, default 24),
+    /// `SCIMD_WEBHOOK_BACKOFF_BASE_MS` / `webhook_backoff_base_ms` (default 1000),
+    /// `SCIMD_WEBHOOK_BACKOFF_CAP_SECS` / `webhook_backoff_cap_secs` (default 600),
+    /// `SCIMD_WEBHOOK_TIMEOUT_SECS` / `webhook_timeout_secs` (default 10) and
+    /// `SCIMD_WEBHOOK_LEASE_SECS` / `webhook_lease_secs` (default 60, at least the timeout
+    /// plus one second) comes from the environment variable if set, else the file key, else
+    /// the default. Unparsable or out-of-range values are errors naming their source rather
+    /// than being ignored.
+    pub fn from_config(config: &ServerConfig) -> Result<Self, String> {
+        Self::from_config_with_env(config, |name| std::env::var(name).ok())
+    }
+
+    /// [`Self::from_config`] with the environment read through `env` (for tests).
+    pub fn from_config_with_env(
+        config: &ServerConfig,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, String> {
+        /// The environment's value if set (parsed), else the file's; with its source's name.
+        fn pick<T: std::str::FromStr>(
+            env: &impl Fn(&str) -> Option<String>,
+            var: &'static str,
+            key: &'static str,
+            file: Option<T>,
+        ) -> Result<Option<(T, &'static str)>, String> {
+            match env(var) {
+                Some(v) => v
                     .trim()
                     .parse::<T>()
-                    .map(Some)
-                    .map_err(|_| format!("{name}: not a valid number: {v:?}")),
-                Err(_) => Ok(None),
+                    .map(|t| Some((t, var)))
+                    .map_err(|_| format!("{var}: not a valid number: {v:?}")),
+                None => Ok(file.map(|t| (t, key))),
             }
         }
-        if let Some(h) = var::<f64>("SCIMD_WEBHOOK_RETRY_HOURS")? {
-            if !(h.is_finite() && h > 0.0) {
-                return Err("SCIMD_WEBHOOK_RETRY_HOURS must be positive".into());
-            }
-            c.backoff.retry_period = Duration::from_secs_f64(h * 3600.0);
+        let f = &config.webhook;
+        let mut c = Self {
+            public_base_url: config.public_base_url.trim_end_matches('/').to_owned(),
+            ..Self::default()
+        };
+        if let Some((h, source)) = pick(
+            &env,
+            "SCIMD_WEBHOOK_RETRY_HOURS",
+            "webhook_retry_hours",
+            f.retry_hours,
+        )? {
+            let period = (h.is_finite() && h > 0.0)
+                .then(|| Duration::try_from_secs_f64(h * 3600.0).ok())
+                .flatten()
+                .ok_or_else(|| format!("{source} must be a positive number of hours"))?;
+            c.backoff.retry_period = period;
         }
-        if let Some(ms) = var::<u64>("SCIMD_WEBHOOK_BACKOFF_BASE_MS")? {
+        if let Some((ms, _)) = pick(
+            &env,
+            "SCIMD_WEBHOOK_BACKOFF_BASE_MS",
+            "webhook_backoff_base_ms",
+            f.backoff_base_ms,
+        )? {
             c.backoff.base = Duration::from_millis(ms.max(1));
         }
-        if let Some(s) = var::<u64>("SCIMD_WEBHOOK_BACKOFF_CAP_SECS")? {
+        if let Some((s, _)) = pick(
+            &env,
+            "SCIMD_WEBHOOK_BACKOFF_CAP_SECS",
+            "webhook_backoff_cap_secs",
+            f.backoff_cap_secs,
+        )? {
             c.backoff.cap = Duration::from_secs(s.max(1));
         }
-        if let Some(s) = var::<u64>("SCIMD_WEBHOOK_TIMEOUT_SECS")? {
+        if let Some((s, _)) = pick(
+            &env,
+            "SCIMD_WEBHOOK_TIMEOUT_SECS",
+            "webhook_timeout_secs",
+            f.timeout_secs,
+        )? {
             c.request_timeout = Duration::from_secs(s.clamp(1, 300));
             c.lease = c.lease.max(c.request_timeout * 3);
         }
-        if let Some(s) = var::<u64>("SCIMD_WEBHOOK_LEASE_SECS")? {
+        if let Some((s, _)) = pick(
+            &env,
+            "SCIMD_WEBHOOK_LEASE_SECS",
+            "webhook_lease_secs",
+            f.lease_secs,
+        )? {
             // Never shorter than a request: a live sender must not lose its claim.
             c.lease = Duration::from_secs(s).max(c.request_timeout + Duration::from_secs(1));
         }

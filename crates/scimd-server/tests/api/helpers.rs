@@ -12,6 +12,10 @@ use scimd_core::schema::{Registry, ResourceKind};
 use scimd_server::bootstrap::{self, Bootstrap};
 use scimd_server::config::{ServerConfig, TenantSettings};
 use scimd_server::{AppState, launch_with_listener};
+use scimd_store::webhooks::{
+    Attempt, AttemptOutcome, AttemptRecord, ClaimedDelivery, Delivery, Endpoint, NewDelivery,
+    NewEndpoint, WebhookStore,
+};
 use scimd_store::{
     AdminStore, AdminToken, AuditEntry, AuditQuery, AuditStore, Change, ChangeStore, Credential,
     CredentialKind, Event, EventStore, Load, NewResource, Query, QueryResult, Replacement, Store,
@@ -315,6 +319,82 @@ impl AdminStore for TestStore {
     }
     async fn revoke_admin_token(&self, id: i64) -> Result<(), StoreError> {
         delegate!(self, s => s.revoke_admin_token(id))
+    }
+}
+
+impl WebhookStore for TestStore {
+    async fn create_endpoint(
+        &self,
+        tenant: TenantId,
+        endpoint: NewEndpoint,
+    ) -> Result<Endpoint, StoreError> {
+        delegate!(self, s => s.create_endpoint(tenant, endpoint))
+    }
+    async fn list_endpoints(&self, tenant: TenantId) -> Result<Vec<Endpoint>, StoreError> {
+        delegate!(self, s => s.list_endpoints(tenant))
+    }
+    async fn get_endpoint(
+        &self,
+        tenant: TenantId,
+        id: &str,
+    ) -> Result<Option<Endpoint>, StoreError> {
+        delegate!(self, s => s.get_endpoint(tenant, id))
+    }
+    async fn delete_endpoint(&self, tenant: TenantId, id: &str) -> Result<(), StoreError> {
+        delegate!(self, s => s.delete_endpoint(tenant, id))
+    }
+    async fn enabled_endpoints(&self) -> Result<Vec<Endpoint>, StoreError> {
+        delegate!(self, s => s.enabled_endpoints())
+    }
+    async fn enqueue(
+        &self,
+        endpoint_id: &str,
+        from_cursor: i64,
+        to_cursor: i64,
+        deliveries: Vec<NewDelivery>,
+    ) -> Result<bool, StoreError> {
+        delegate!(self, s => s.enqueue(endpoint_id, from_cursor, to_cursor, deliveries))
+    }
+    async fn enqueue_replay(
+        &self,
+        tenant: TenantId,
+        endpoint_id: &str,
+        deliveries: Vec<NewDelivery>,
+    ) -> Result<u64, StoreError> {
+        delegate!(self, s => s.enqueue_replay(tenant, endpoint_id, deliveries))
+    }
+    async fn claim_due(
+        &self,
+        now_us: i64,
+        lease_until_us: i64,
+        owner: &str,
+        limit: u32,
+    ) -> Result<Vec<ClaimedDelivery>, StoreError> {
+        delegate!(self, s => s.claim_due(now_us, lease_until_us, owner, limit))
+    }
+    async fn finish_attempt(
+        &self,
+        delivery_id: i64,
+        owner: &str,
+        attempt: AttemptRecord,
+        outcome: AttemptOutcome,
+    ) -> Result<bool, StoreError> {
+        delegate!(self, s => s.finish_attempt(delivery_id, owner, attempt, outcome))
+    }
+    async fn list_deliveries(
+        &self,
+        tenant: TenantId,
+        endpoint_id: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        delegate!(self, s => s.list_deliveries(tenant, endpoint_id, limit))
+    }
+    async fn list_attempts(
+        &self,
+        tenant: TenantId,
+        delivery_id: i64,
+    ) -> Result<Vec<Attempt>, StoreError> {
+        delegate!(self, s => s.list_attempts(tenant, delivery_id))
     }
 }
 

@@ -8,6 +8,10 @@ use scimd_core::schema::ResourceKind;
 use scimd_server::bootstrap::{self, Bootstrap};
 use scimd_server::config::ServerConfig;
 use scimd_server::{AppState, launch_with_listener};
+use scimd_store::webhooks::{
+    Attempt, AttemptOutcome, AttemptRecord, ClaimedDelivery, Delivery, Endpoint, NewDelivery,
+    NewEndpoint, WebhookStore,
+};
 use scimd_store::{
     Credential, CredentialKind, Load, NewResource, Query, QueryResult, Replacement, Store,
     StoreError, StoredResource, Tenant, TenantId, Update,
@@ -275,6 +279,92 @@ impl scimd_store::AdminStore for Recording {
     }
     fn revoke_admin_token(&self, id: i64) -> impl Future<Output = Result<(), StoreError>> + Send {
         self.inner.revoke_admin_token(id)
+    }
+}
+
+/// Webhooks are not what this test records: plain pass-through.
+impl WebhookStore for Recording {
+    fn create_endpoint(
+        &self,
+        tenant: TenantId,
+        endpoint: NewEndpoint,
+    ) -> impl Future<Output = Result<Endpoint, StoreError>> + Send {
+        self.inner.create_endpoint(tenant, endpoint)
+    }
+    fn list_endpoints(
+        &self,
+        tenant: TenantId,
+    ) -> impl Future<Output = Result<Vec<Endpoint>, StoreError>> + Send {
+        self.inner.list_endpoints(tenant)
+    }
+    fn get_endpoint(
+        &self,
+        tenant: TenantId,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<Endpoint>, StoreError>> + Send {
+        self.inner.get_endpoint(tenant, id)
+    }
+    fn delete_endpoint(
+        &self,
+        tenant: TenantId,
+        id: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        self.inner.delete_endpoint(tenant, id)
+    }
+    fn enabled_endpoints(&self) -> impl Future<Output = Result<Vec<Endpoint>, StoreError>> + Send {
+        self.inner.enabled_endpoints()
+    }
+    fn enqueue(
+        &self,
+        endpoint_id: &str,
+        from_cursor: i64,
+        to_cursor: i64,
+        deliveries: Vec<NewDelivery>,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        self.inner
+            .enqueue(endpoint_id, from_cursor, to_cursor, deliveries)
+    }
+    fn enqueue_replay(
+        &self,
+        tenant: TenantId,
+        endpoint_id: &str,
+        deliveries: Vec<NewDelivery>,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send {
+        self.inner.enqueue_replay(tenant, endpoint_id, deliveries)
+    }
+    fn claim_due(
+        &self,
+        now_us: i64,
+        lease_until_us: i64,
+        owner: &str,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<ClaimedDelivery>, StoreError>> + Send {
+        self.inner.claim_due(now_us, lease_until_us, owner, limit)
+    }
+    fn finish_attempt(
+        &self,
+        delivery_id: i64,
+        owner: &str,
+        attempt: AttemptRecord,
+        outcome: AttemptOutcome,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        self.inner
+            .finish_attempt(delivery_id, owner, attempt, outcome)
+    }
+    fn list_deliveries(
+        &self,
+        tenant: TenantId,
+        endpoint_id: Option<&str>,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<Delivery>, StoreError>> + Send {
+        self.inner.list_deliveries(tenant, endpoint_id, limit)
+    }
+    fn list_attempts(
+        &self,
+        tenant: TenantId,
+        delivery_id: i64,
+    ) -> impl Future<Output = Result<Vec<Attempt>, StoreError>> + Send {
+        self.inner.list_attempts(tenant, delivery_id)
     }
 }
 

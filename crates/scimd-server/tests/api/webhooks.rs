@@ -644,3 +644,265 @@ async fn kill_9_mid_delivery_and_restart_lose_no_event() {
     child.wait().unwrap();
     assert!(deliveries.contains("user.created"), "{deliveries}");
 }
+
+// ---- the admin API: /admin/v1/tenants/{t}/webhooks ----
+
+/// Creates an admin token in the app's store and returns it.
+async fn admin_token(app: &TestApp) -> String {
+    use scimd_store::AdminStore;
+    let token = scimd_server::crypto::new_bearer_token().unwrap();
+    app.store
+        .create_admin_token(
+            "host app",
+            &scimd_server::crypto::sha256_hex(token.as_bytes()),
+        )
+        .await
+        .unwrap();
+    token
+}
+
+async fn admin(
+    app: &TestApp,
+    token: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> reqwest::Response {
+    let mut r = app
+        .client
+        .request(
+            method,
+            format!("{}/admin/v1/tenants/default{path}", app.address),
+        )
+        .bearer_auth(token);
+    if let Some(b) = body {
+        r = r
+            .header("content-type", "application/json")
+            .body(b.to_string());
+    }
+    r.send().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_api_adds_lists_replays_and_removes_endpoints() {
+    use reqwest::Method;
+
+    let app = spawn_app().await;
+    let tenant = app.default_tenant().await.id;
+    let token = admin_token(&app).await;
+    let rx = Receiver::start(vec![], Duration::ZERO).await;
+
+    // Add: 201 with id and the secret, shown this once.
+    let r = admin(
+        &app,
+        &token,
+        Method::POST,
+        "/webhooks",
+        Some(json!({"url": rx.url, "events": ["user.created", "group.*"], "format": "json"})),
+    )
+    .await;
+    assert_eq!(r.status(), 201);
+    let created: Value = r.json().await.unwrap();
+    let id = created["id"].as_str().unwrap().to_owned();
+    let secret = created["secret"].as_str().unwrap().to_owned();
+    assert!(secret.starts_with("whsec_"), "{created}");
+    assert_eq!(created["events"], json!(["user.created", "group.*"]));
+    let stored =
+        on_store!(app.store.clone(), s => s.get_endpoint(tenant, &id).await.unwrap()).unwrap();
+    assert_eq!(stored.secret, secret);
+    assert_eq!(stored.format, WebhookFormat::Json);
+
+    // List: the endpoint, never its secret.
+    let r = admin(&app, &token, Method::GET, "/webhooks", None).await;
+    assert_eq!(r.status(), 200);
+    let text = r.text().await.unwrap();
+    assert!(!text.contains(&secret), "{text}");
+    assert!(!text.contains("secret"), "{text}");
+    let list: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(list["webhooks"].as_array().unwrap().len(), 1);
+    assert_eq!(list["webhooks"][0]["id"], json!(id));
+    assert_eq!(list["webhooks"][0]["url"], json!(rx.url));
+    assert_eq!(list["webhooks"][0]["format"], json!("json"));
+
+    // Bad input: JSON error bodies, nothing added.
+    for body in [
+        json!({"url": "ftp://x.example", "events": []}),
+        json!({"url": rx.url, "events": ["user.exploded"]}),
+        json!({"url": rx.url, "format": "xml"}),
+        json!({"url": rx.url, "events": ["user.created,user.deleted"]}),
+    ] {
+        let r = admin(&app, &token, Method::POST, "/webhooks", Some(body.clone())).await;
+        assert_eq!(r.status(), 400, "{body}");
+        let e: Value = r.json().await.unwrap();
+        assert!(e["detail"].is_string(), "{e}");
+    }
+    let r = app
+        .client
+        .post(format!("{}/admin/v1/tenants/default/webhooks", app.address))
+        .bearer_auth(&token)
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let r = admin(&app, &token, Method::POST, "/webhooks", None).await;
+    assert_eq!(r.status(), 400);
+    let r = app
+        .client
+        .get(format!("{}/admin/v1/tenants/nope/webhooks", app.address))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    assert_eq!(
+        on_store!(app.store.clone(), s => s.list_endpoints(tenant).await.unwrap()).len(),
+        1
+    );
+
+    // Deliveries through the dispatcher, then a replay re-queues them.
+    let d = on_store!(app.store.clone(), s => start(s, config(&app, Backoff::default())));
+    app.create_user("alice").await;
+    app.create_user("bob").await;
+    let got = rx.wait_for("2 creations", |g| g.len() >= 2).await;
+    let sig = got[0].header(SIGNATURE_HEADER).to_owned();
+    assert!(verify(&secret, &sig, &got[0].body, now(), 300).is_ok());
+
+    let path = format!("/webhooks/{id}/deliveries");
+    let deliveries: Value = admin(&app, &token, Method::GET, &path, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let list = deliveries["deliveries"].as_array().unwrap();
+    assert_eq!(list.len(), 2, "{deliveries}");
+    assert!(list.iter().all(|d| d["endpoint"] == json!(id)));
+    assert!(
+        list.iter()
+            .all(|d| d["event_type"] == json!("user.created"))
+    );
+
+    let r = admin(
+        &app,
+        &token,
+        Method::POST,
+        "/webhooks/replay",
+        Some(json!({"since": "1970-01-01T00:00:00Z", "endpoint": id})),
+    )
+    .await;
+    assert_eq!(r.status(), 202);
+    assert_eq!(r.json::<Value>().await.unwrap(), json!({"queued": 2}));
+    let got = rx.wait_for("2 replayed", |g| g.len() >= 4).await;
+    assert_eq!(
+        got[2].header("Scimd-Event-Id"),
+        got[0].header("Scimd-Event-Id")
+    );
+    // A sequence number as a JSON number, every endpoint: only seq >= 2 (bob).
+    let r = admin(
+        &app,
+        &token,
+        Method::POST,
+        "/webhooks/replay",
+        Some(json!({"since": 2})),
+    )
+    .await;
+    assert_eq!(r.status(), 202);
+    assert_eq!(r.json::<Value>().await.unwrap(), json!({"queued": 1}));
+    rx.wait_for("the third replay", |g| g.len() >= 5).await;
+    let r = admin(
+        &app,
+        &token,
+        Method::POST,
+        "/webhooks/replay",
+        Some(json!({"since": "yesterday-ish"})),
+    )
+    .await;
+    assert_eq!(r.status(), 400);
+    let r = admin(
+        &app,
+        &token,
+        Method::POST,
+        "/webhooks/replay",
+        Some(json!({"since": "1", "endpoint": "wh_missing"})),
+    )
+    .await;
+    assert_eq!(r.status(), 404);
+
+    // Delete: 204, then it is gone (list, deliveries, second delete).
+    let r = admin(
+        &app,
+        &token,
+        Method::DELETE,
+        &format!("/webhooks/{id}"),
+        None,
+    )
+    .await;
+    assert_eq!(r.status(), 204);
+    let list: Value = admin(&app, &token, Method::GET, "/webhooks", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list, json!({"webhooks": []}));
+    let r = admin(&app, &token, Method::GET, &path, None).await;
+    assert_eq!(r.status(), 404);
+    let r = admin(
+        &app,
+        &token,
+        Method::DELETE,
+        &format!("/webhooks/{id}"),
+        None,
+    )
+    .await;
+    assert_eq!(r.status(), 404);
+    assert!(r.json::<Value>().await.unwrap()["detail"].is_string());
+    let left =
+        on_store!(app.store.clone(), s => s.list_deliveries(tenant, None, 10).await.unwrap());
+    assert!(left.is_empty());
+    d.abort();
+}
+
+#[tokio::test]
+async fn admin_webhook_routes_refuse_scim_tokens_and_no_token() {
+    use reqwest::Method;
+
+    let app = spawn_app().await;
+    let tenant = app.default_tenant().await.id;
+    let (id, _) = on_store!(app.store.clone(), s => add(
+        &s, tenant, "http://127.0.0.1:9/hook", "", WebhookFormat::Json
+    )
+    .await);
+    let routes = [
+        (Method::GET, "/webhooks".to_owned(), None),
+        (
+            Method::POST,
+            "/webhooks".to_owned(),
+            Some(json!({"url": "http://127.0.0.1:9/other"})),
+        ),
+        (Method::DELETE, format!("/webhooks/{id}"), None),
+        (
+            Method::POST,
+            "/webhooks/replay".to_owned(),
+            Some(json!({"since": "1"})),
+        ),
+        (Method::GET, format!("/webhooks/{id}/deliveries"), None),
+    ];
+    for (method, path, body) in routes {
+        let r = admin(&app, &app.token, method.clone(), &path, body.clone()).await;
+        assert_eq!(r.status(), 401, "SCIM token on {method} {path}");
+        let r = app
+            .client
+            .request(
+                method.clone(),
+                format!("{}/admin/v1/tenants/default{path}", app.address),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401, "no token on {method} {path}");
+    }
+    // Nothing changed.
+    let endpoints = on_store!(app.store.clone(), s => s.list_endpoints(tenant).await.unwrap());
+    assert_eq!(endpoints.len(), 1);
+    assert_eq!(endpoints[0].id, id);
+}
