@@ -853,3 +853,92 @@ fn admin_tokens_and_audit_log_from_the_command_line() {
     stdout(&scimd(d, &["admin-tokens", "revoke", id]));
     assert!(stdout(&scimd(d, &["admin-tokens", "list"])).contains("revoked"));
 }
+
+/// Nothing secret reaches a log line, even at `RUST_LOG=trace` with JSON logs: not the
+/// bearer token, not a Basic secret, not a password from a request body, not a wrong token.
+#[test]
+fn no_secret_in_any_log_line_at_trace_level() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let port = free_port();
+    let token = "log-secret-token-1234567890";
+    let config = d.join("scimd.toml");
+    std::fs::write(&config, "log_format = \"json\"\n").unwrap();
+    let mut child = Command::new(BIN)
+        .args(["serve", "--data-dir"])
+        .arg(d)
+        .arg("--config")
+        .arg(&config)
+        .env("SCIMD_LISTEN", format!("127.0.0.1:{port}"))
+        .env("SCIMD_BOOTSTRAP_TOKEN", token)
+        .env("RUST_LOG", "trace")
+        .env_remove("SCIMD_DATABASE_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}/scim/v2");
+    wait_ready(&base, token);
+    let basic = stdout(&scimd(d, &["clients", "create", "--tenant", "default"]));
+    let id = basic
+        .lines()
+        .find_map(|l| l.strip_prefix("client_id: "))
+        .unwrap()
+        .to_owned();
+    let secret = basic
+        .lines()
+        .find_map(|l| l.strip_prefix("client_secret: "))
+        .unwrap()
+        .to_owned();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let c = reqwest::Client::new();
+        let body = serde_json::json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": "logged@example.com",
+            "password": "pw-never-logged-42",
+        });
+        let r = c
+            .post(format!("{base}/Users"))
+            .bearer_auth(token)
+            .header("content-type", "application/scim+json")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        let r = c
+            .get(format!("{base}/Users"))
+            .basic_auth(&id, Some(&secret))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let r = c
+            .get(format!("{base}/Users"))
+            .bearer_auth("wrong-token-abcdef")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401);
+    });
+    assert!(terminate(&mut child).success());
+    let mut all = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut all).unwrap();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut all).unwrap();
+    assert!(
+        all.contains("logged") || all.contains("POST"),
+        "logs were captured: {all}"
+    );
+    for secret in [
+        token,
+        secret.as_str(),
+        "pw-never-logged-42",
+        "wrong-token-abcdef",
+    ] {
+        assert!(!all.contains(secret), "a secret reached the log");
+    }
+}
