@@ -27,7 +27,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use scimd_core::datetime::format_rfc3339;
 use scimd_store::{AuditEntry, AuditStore, EventStore, TenantId};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::server::REQUEST_ID_HEADER;
 use crate::state::{AppState, ServerStore};
@@ -46,9 +46,16 @@ pub const RETENTION_INTERVAL: Duration = Duration::from_secs(3600);
 #[derive(Debug, Clone)]
 pub struct ScimTypeTag(pub String);
 
+/// What the batched writer receives.
+enum Message {
+    Entry(Box<AuditEntry>),
+    /// Write what is queued now, then acknowledge (a graceful stop loses no entry).
+    Flush(oneshot::Sender<()>),
+}
+
 /// The sending side of the batched audit writer.
 pub struct AuditLog {
-    tx: mpsc::Sender<AuditEntry>,
+    tx: mpsc::Sender<Message>,
     dropped: Arc<AtomicU64>,
 }
 
@@ -65,9 +72,18 @@ impl AuditLog {
 
     /// Queues an entry without waiting; drops it (counted, logged) when the queue is full.
     pub fn submit(&self, entry: AuditEntry) {
-        if self.tx.try_send(entry).is_err() {
+        if self.tx.try_send(Message::Entry(Box::new(entry))).is_err() {
             let n = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
             tracing::warn!(dropped_total = n, "audit log queue full; entry dropped");
+        }
+    }
+
+    /// Writes every entry queued so far and waits until they are stored (called when the
+    /// server stops, after in-flight requests have finished).
+    pub async fn flush(&self) {
+        let (ack, done) = oneshot::channel();
+        if self.tx.send(Message::Flush(ack)).await.is_ok() {
+            let _ = done.await;
         }
     }
 
@@ -77,22 +93,33 @@ impl AuditLog {
     }
 }
 
-async fn write_batches<S: AuditStore>(store: S, mut rx: mpsc::Receiver<AuditEntry>) {
+async fn write_batches<S: AuditStore>(store: S, mut rx: mpsc::Receiver<Message>) {
     let mut batch = Vec::with_capacity(BATCH_SIZE);
     loop {
-        // Wait for the first entry, then collect for at most FLUSH_INTERVAL.
-        let Some(first) = rx.recv().await else { return };
-        batch.push(first);
+        // Wait for the first message, then collect for at most FLUSH_INTERVAL (or until a
+        // flush is asked for).
+        let mut ack = None;
+        match rx.recv().await {
+            None => return,
+            Some(Message::Entry(e)) => batch.push(*e),
+            Some(Message::Flush(a)) => ack = Some(a),
+        }
         let deadline = tokio::time::Instant::now() + FLUSH_INTERVAL;
-        while batch.len() < BATCH_SIZE {
+        while ack.is_none() && batch.len() < BATCH_SIZE {
             match tokio::time::timeout_at(deadline, rx.recv()).await {
-                Ok(Some(e)) => batch.push(e),
+                Ok(Some(Message::Entry(e))) => batch.push(*e),
+                Ok(Some(Message::Flush(a))) => ack = Some(a),
                 Ok(None) | Err(_) => break,
             }
         }
         let n = batch.len();
-        if let Err(e) = store.record_audit(std::mem::take(&mut batch)).await {
+        if n > 0
+            && let Err(e) = store.record_audit(std::mem::take(&mut batch)).await
+        {
             tracing::error!(cause = %e, entries = n, "audit log batch not written");
+        }
+        if let Some(ack) = ack {
+            let _ = ack.send(());
         }
     }
 }

@@ -166,10 +166,12 @@ async fn serve<S: ServerStore + WebhookStore>(
     let dispatcher = tokio::spawn(dispatcher.run(std::future::pending::<()>()));
     let state = AppState::new(store, config, registry);
     tracing::info!(listen = %local, "scimd listening");
-    scimd_server::launch_with_listener(listener, state, scimd_server::shutdown_signal())
+    scimd_server::launch_with_listener(listener, state.clone(), scimd_server::shutdown_signal())
         .await
         .map_err(|e| CliError(format!("server error: {e}")))?;
     dispatcher.abort();
+    // In-flight requests have finished: store the audit entries still queued.
+    state.audit().flush().await;
     tracing::info!("scimd stopped");
     Ok(())
 }
