@@ -18,24 +18,19 @@ use std::collections::{HashMap, HashSet};
 use scimd_core::datetime::format_rfc3339;
 use scimd_core::schema::{ResourceKind, ResourceType};
 use scimd_core::{MemberKind, MemberOp, MemberRef};
-use scimd_store::cursor::{Cursor, fingerprint};
+use scimd_store::cursor::Cursor;
 use scimd_store::events::{Change, MemberDelta, WriteFacts, derive_events};
 use scimd_store::index::{IndexRow, index_rows};
-use scimd_store::sql::{
-    Position, Postgres, Scope, SqlBuilder, SqlValue, kind_code, kind_from_code, order_by,
-    push_filter, push_keyset, sort_key,
-};
+use scimd_store::listing::{COLUMNS as COLS, ListingPlan as Plan, plan_listing};
+use scimd_store::sql::{Position, Postgres, SqlValue, kind_code, kind_from_code};
 use scimd_store::{
-    Document, GroupRef, Load, Member, NewResource, Page, Query, QueryResult, Replacement,
-    StoreError, StoredResource, TenantId, Update,
+    Document, GroupRef, Load, Member, NewResource, Query, QueryResult, Replacement, StoreError,
+    StoredResource, TenantId, Update,
 };
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
 
 use crate::{PostgresStore, backend, bind_all, now_micros, outbox};
-
-/// Columns of a resource row, as read by [`resource_from_row`].
-const COLS: &str = "r.seq, r.kind, r.id, r.version, r.created, r.modified, r.data, r.password_hash";
 
 /// Values per multi-row statement, well below SQLite's limit on bound parameters.
 const CHUNK: usize = 400;
@@ -888,26 +883,6 @@ pub(crate) async fn delete(
     Ok(())
 }
 
-/// The SQL of one listing page.
-struct Plan {
-    /// `SELECT COUNT(*)` for a filtered listing; `None` reads `resource_counts`.
-    count: Option<(String, Vec<SqlValue>)>,
-    page: String,
-    binds: Vec<SqlValue>,
-    /// Set for cursor pages.
-    cursor: Option<CursorPlan>,
-    numeric_sort: bool,
-}
-
-struct CursorPlan {
-    /// Reading the page before the cursor (rows come in reverse order).
-    before: bool,
-    /// A cursor was given (this is not the first page).
-    given: bool,
-    count: u64,
-    fingerprint: u64,
-}
-
 fn plan(
     store: &PostgresStore,
     tenant: TenantId,
@@ -915,100 +890,7 @@ fn plan(
     query: &Query,
 ) -> Result<Plan, StoreError> {
     let rt = resource_type(store, kind)?;
-    let mut b = SqlBuilder::new(Postgres);
-    let scope = Scope::bind(&mut b, store.registry(), rt, tenant, kind);
-    b.push(&format!(
-        "FROM resources r WHERE r.tenant_id = {} AND r.kind = {}",
-        scope.tenant, scope.kind_code
-    ));
-    if let Some(filter) = &query.filter {
-        b.push(" AND ");
-        push_filter(&mut b, &scope, filter)?;
-    }
-    let count = query.filter.is_some().then(|| {
-        (
-            format!("SELECT COUNT(*) AS n {}", b.sql()),
-            b.binds().to_vec(),
-        )
-    });
-    let key = query
-        .sort
-        .as_ref()
-        .map(|spec| sort_key(&mut b, &scope, spec))
-        .transpose()?;
-    let numeric_sort = key.as_ref().is_some_and(|k| k.numeric);
-    let sort_value = match &key {
-        Some(k) if k.numeric => format!("CAST({} AS double precision)", k.expr),
-        Some(k) => k.expr.clone(),
-        None => "NULL".to_owned(),
-    };
-    match &query.page {
-        Page::Index {
-            start_index,
-            count: n,
-        } => {
-            let order = order_by(key.as_ref(), false);
-            let limit = b.bind(SqlValue::Int(clamp(*n)));
-            let offset = b.bind(SqlValue::Int(clamp(start_index.saturating_sub(1))));
-            let page = format!(
-                "SELECT {COLS}, {sort_value} AS sort_value {} {order} LIMIT {limit} OFFSET {offset}",
-                b.sql()
-            );
-            Ok(Plan {
-                count,
-                page,
-                binds: b.finish().binds,
-                cursor: None,
-                numeric_sort,
-            })
-        }
-        Page::Cursor { cursor, count: n } => {
-            let fp = fingerprint(kind, query.filter.as_ref(), query.sort.as_ref());
-            let decoded = cursor.as_deref().map(Cursor::decode).transpose()?;
-            let before = decoded.as_ref().is_some_and(|c| c.before);
-            if let Some(c) = &decoded {
-                if c.fingerprint != fp {
-                    return Err(StoreError::InvalidCursor);
-                }
-                // Cursor values are double precision for numeric sorts and text otherwise.
-                let fits = match (&c.position.value, &key) {
-                    (None, _) => true,
-                    (Some(_), None) => false,
-                    (Some(SqlValue::Text(_)), Some(k)) => !k.numeric,
-                    (Some(SqlValue::Num(_)), Some(k)) => k.numeric,
-                    (Some(SqlValue::Int(_)), Some(_)) => false,
-                };
-                if !fits {
-                    return Err(StoreError::InvalidCursor);
-                }
-                b.push(" AND ");
-                push_keyset(&mut b, key.as_ref(), &c.position, !c.before);
-            }
-            let order = order_by(key.as_ref(), before);
-            // One row more than asked tells whether another page follows.
-            let limit = b.bind(SqlValue::Int(clamp(n.saturating_add(1))));
-            let page = format!(
-                "SELECT {COLS}, {sort_value} AS sort_value {} {order} LIMIT {limit}",
-                b.sql()
-            );
-            Ok(Plan {
-                count,
-                page,
-                binds: b.finish().binds,
-                cursor: Some(CursorPlan {
-                    before,
-                    given: decoded.is_some(),
-                    count: *n,
-                    fingerprint: fp,
-                }),
-                numeric_sort,
-            })
-        }
-    }
-}
-
-fn clamp(n: u64) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
+    plan_listing(Postgres, store.registry(), rt, tenant, kind, query)
 }
 
 pub(crate) async fn query(

@@ -18,6 +18,7 @@ pub mod cursor;
 pub mod error;
 pub mod events;
 pub mod index;
+pub mod listing;
 pub mod records;
 pub mod sql;
 pub mod store;

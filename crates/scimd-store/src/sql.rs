@@ -81,6 +81,8 @@ pub trait Dialect {
     fn contains(&self, haystack: &str, needle: &str) -> String;
     /// A condition that `haystack` ends with `needle`, case-sensitively.
     fn ends_with(&self, haystack: &str, needle: &str) -> String;
+    /// The SQL type numeric sort keys are cast to (`REAL`, `double precision`).
+    fn float_type(&self) -> &'static str;
 }
 
 /// SQLite.
@@ -90,6 +92,9 @@ pub struct Sqlite;
 impl Dialect for Sqlite {
     fn placeholder(&self, n: usize) -> String {
         format!("?{n}")
+    }
+    fn float_type(&self) -> &'static str {
+        "REAL"
     }
     fn contains(&self, haystack: &str, needle: &str) -> String {
         // instr() is case-sensitive, unlike LIKE (which folds ASCII case in SQLite).
@@ -110,6 +115,9 @@ pub struct Postgres;
 impl Dialect for Postgres {
     fn placeholder(&self, n: usize) -> String {
         format!("${n}")
+    }
+    fn float_type(&self) -> &'static str {
+        "double precision"
     }
     fn contains(&self, haystack: &str, needle: &str) -> String {
         format!("strpos({haystack}, {needle}) > 0")
