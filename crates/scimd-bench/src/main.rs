@@ -54,7 +54,7 @@ enum Cmd {
         token: String,
         #[arg(long)]
         manifest: PathBuf,
-        #[arg(long, default_value_t = 8)]
+        #[arg(long, default_value_t = 64)]
         writers: u64,
     },
     /// Serve the limit (bare axum, pre-serialized users) for the seeded ids.

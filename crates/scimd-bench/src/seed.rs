@@ -39,8 +39,8 @@ pub struct SeedOptions {
     pub token: String,
     /// Where the manifest (and, beside it, the id list) is written.
     pub manifest: PathBuf,
-    /// Concurrent writers (the store serialises them on its one write connection; a few
-    /// keep that connection busy while others normalise).
+    /// Concurrent writers: the store commits the writes queued at one moment together, so
+    /// many writers in flight fill its commit groups while others normalise.
     pub writers: u64,
 }
 

@@ -1,20 +1,23 @@
-//! scimd-store-sqlite: the embedded default backend of scimd (SQLite in WAL mode via sqlx).
+//! scimd-store-sqlite: the embedded default backend of scimd (SQLite in WAL mode through
+//! `rusqlite`).
 //!
 //! [`SqliteStore`] implements [`scimd_store::Store`] on one database file:
 //! - WAL journal with `synchronous = NORMAL` (durable across process crashes, and a crash
 //!   of the machine loses at most the last transactions, never consistency), `busy_timeout`
-//!   5 s, foreign keys on;
-//! - a pool of read connections and a single write connection: SQLite has one writer, so
-//!   writers queue in the pool instead of spinning on `SQLITE_BUSY`; every write is one
-//!   `BEGIN IMMEDIATE` transaction;
+//!   5 s, foreign keys on, temporary data in memory;
+//! - a few read connections lent to blocking threads, and one writer thread that commits
+//!   queued writes in groups, each write in its own savepoint ([`db`]): one thread hop per
+//!   store call, never one per statement;
 //! - the schema of docs/ARCHITECTURE.md "Storage", applied by versioned migrations at open
 //!   ([`schema`]);
 //! - filters and sorts translated by [`scimd_store::sql`] into conditions on the attribute
 //!   index, so listings never load documents to filter them; totals of unfiltered listings
-//!   come from `resource_counts`; cursor pages are keyset queries.
+//!   come from `resource_counts`; cursor pages are keyset queries;
+//! - every statement prepared once per connection and cached.
 //!
 //! SQL text is built from constants and placeholders only; every value is bound.
 
+mod db;
 mod outbox;
 mod resources;
 pub mod schema;
@@ -22,11 +25,11 @@ mod tenants;
 mod transfer;
 mod webhooks;
 
-use std::path::Path;
-use std::str::FromStr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
+use rusqlite::Connection;
+use rusqlite::types::{ToSql, ToSqlOutput, ValueRef};
 use scimd_core::schema::{Registry, ResourceKind};
 use scimd_store::sql::SqlValue;
 use scimd_store::{
@@ -35,19 +38,10 @@ use scimd_store::{
     StoreError, StoredResource, Tenant, TenantId, Update,
 };
 use serde_json::Value;
-use sqlx::sqlite::{
-    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
-    SqliteSynchronous,
-};
-use sqlx::{Sqlite, Transaction};
 
-/// Read connections in the read pool.
-const READ_CONNECTIONS: u32 = 4;
+pub(crate) use db::backend;
 
-/// How long a connection waits for a lock held by another process before failing.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// The SQLite backend. Cheap to clone (shared pools).
+/// The SQLite backend. Cheap to clone (shared connections).
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     inner: Arc<Inner>,
@@ -55,8 +49,8 @@ pub struct SqliteStore {
 
 #[derive(Debug)]
 struct Inner {
-    read: SqlitePool,
-    write: SqlitePool,
+    readers: db::Readers,
+    writer: db::Writer,
     registry: Arc<Registry>,
 }
 
@@ -65,48 +59,23 @@ impl SqliteStore {
     /// (`sqlite:///var/lib/scimd/scimd.db`, `sqlite:data.db` or a plain path) and applies
     /// pending migrations. `registry` is the schema catalogue resources are indexed with.
     pub async fn open(url_or_path: &str, registry: Arc<Registry>) -> Result<Self, StoreError> {
-        let options = if url_or_path.starts_with("sqlite:") {
-            SqliteConnectOptions::from_str(url_or_path).map_err(backend)?
-        } else {
-            SqliteConnectOptions::new().filename(url_or_path)
-        };
-        let file = options.get_filename().to_path_buf();
-        if file.as_os_str().is_empty() || file == Path::new(":memory:") {
-            return Err(StoreError::Backend(
-                "an in-memory SQLite database cannot be shared by the read and write pools; \
-                 give a file path"
-                    .into(),
-            ));
-        }
+        let file = database_file(url_or_path)?;
         if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
                 .map_err(|e| StoreError::Backend(format!("creating {}: {e}", dir.display())))?;
         }
-        let options = options
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(BUSY_TIMEOUT)
-            .foreign_keys(true);
-        let write = SqlitePoolOptions::new()
-            .max_connections(1)
-            .min_connections(1)
-            .connect_with(options.clone())
-            .await
-            .map_err(backend)?;
-        {
-            let mut conn = write.acquire().await.map_err(backend)?;
-            schema::migrate(&mut conn).await?;
-        }
-        let read = SqlitePoolOptions::new()
-            .max_connections(READ_CONNECTIONS)
-            .connect_with(options.read_only(true))
-            .await
-            .map_err(backend)?;
+        let opened = file.clone();
+        let conn = tokio::task::spawn_blocking(move || {
+            let mut conn = db::connect(&opened, false)?;
+            schema::migrate(&mut conn)?;
+            Ok::<_, StoreError>(conn)
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("opening the database: {e}")))??;
         Ok(Self {
             inner: Arc::new(Inner {
-                read,
-                write,
+                readers: db::Readers::new(&file),
+                writer: db::Writer::start(conn)?,
                 registry,
             }),
         })
@@ -117,11 +86,15 @@ impl SqliteStore {
         &self.inner.registry
     }
 
-    /// Closes both pools, waiting for connections to be returned (and the WAL checkpointed
-    /// by SQLite when the last connection closes).
+    /// Finishes queued writes and closes every connection (SQLite checkpoints the WAL when
+    /// the last one closes).
     pub async fn close(&self) {
-        self.inner.read.close().await;
-        self.inner.write.close().await;
+        let inner = Arc::clone(&self.inner);
+        let _ = tokio::task::spawn_blocking(move || {
+            inner.writer.close();
+            inner.readers.close();
+        })
+        .await;
     }
 
     /// The query plan SQLite chooses for a listing (`EXPLAIN QUERY PLAN`), one line per
@@ -135,33 +108,60 @@ impl SqliteStore {
         resources::explain(self, tenant, kind, query).await
     }
 
-    async fn begin(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
-        self.inner
-            .write
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(backend)
+    /// Runs `f` on a read connection (see [`db`]).
+    pub(crate) async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.inner.readers.run(f).await
+    }
+
+    /// Runs `f` as one write transaction (group-committed; see [`db`]).
+    pub(crate) async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.inner.writer.run(f).await
     }
 }
 
-/// A database failure, for the log.
-pub(crate) fn backend(e: sqlx::Error) -> StoreError {
-    StoreError::Backend(e.to_string())
+/// The file named by a `sqlite:` URL (query parameters ignored) or a plain path.
+fn database_file(url_or_path: &str) -> Result<PathBuf, StoreError> {
+    let path = match url_or_path.strip_prefix("sqlite:") {
+        Some(rest) => {
+            let rest = rest.strip_prefix("//").unwrap_or(rest);
+            rest.split('?').next().unwrap_or_default()
+        }
+        None => url_or_path,
+    };
+    if path.is_empty() || path == ":memory:" || path.starts_with("file::memory:") {
+        return Err(StoreError::Backend(
+            "an in-memory SQLite database cannot be shared by the reader and writer \
+             connections; give a file path"
+                .into(),
+        ));
+    }
+    Ok(Path::new(path).to_path_buf())
 }
 
-/// Binds `binds` in order to a query built with numbered placeholders.
-pub(crate) fn bind_all<'q>(
-    mut q: sqlx::query::Query<'q, Sqlite, SqliteArguments>,
-    binds: &[SqlValue],
-) -> sqlx::query::Query<'q, Sqlite, SqliteArguments> {
-    for v in binds {
-        q = match v {
-            SqlValue::Text(s) => q.bind(s.clone()),
-            SqlValue::Num(n) => q.bind(*n),
-            SqlValue::Int(i) => q.bind(*i),
-        };
+/// A bound value of generated SQL ([`scimd_store::sql`]).
+pub(crate) struct Bind<'a>(pub(crate) &'a SqlValue);
+
+impl ToSql for Bind<'_> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::Borrowed(match self.0 {
+            SqlValue::Text(s) => ValueRef::Text(s.as_bytes()),
+            SqlValue::Num(n) => ValueRef::Real(*n),
+            SqlValue::Int(i) => ValueRef::Integer(*i),
+        }))
     }
-    q
+}
+
+/// `binds` as positional parameters (placeholder `n` is `binds[n - 1]`).
+pub(crate) fn params_of(binds: &[SqlValue]) -> impl rusqlite::Params + '_ {
+    rusqlite::params_from_iter(binds.iter().map(Bind))
 }
 
 /// The current time in microseconds since the epoch, truncated to milliseconds so that the
@@ -176,11 +176,8 @@ pub(crate) fn now_micros() -> i64 {
 
 impl Store for SqliteStore {
     async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1")
-            .execute(&self.inner.read)
+        self.read(|conn| conn.query_row("SELECT 1", [], |_| Ok(())).map_err(backend))
             .await
-            .map(|_| ())
-            .map_err(backend)
     }
 
     async fn create_tenant(&self, name: &str, settings: Value) -> Result<Tenant, StoreError> {

@@ -1,8 +1,13 @@
 //! Users and Groups in SQLite: writes (with their index rows, memberships and counts, each
 //! in one transaction) and listings (RFC 7644 §3.4.2: filter, sort, index and cursor pages).
+//!
+//! Everything a call needs from the database runs in one closure on one connection
+//! ([`crate::db`]); what can be computed without the database (index rows, serialised
+//! documents, the listing SQL) is computed before, off the single writer thread.
 
 use std::collections::{HashMap, HashSet};
 
+use rusqlite::{Connection, Row};
 use scimd_core::datetime::format_rfc3339;
 use scimd_core::schema::{ResourceKind, ResourceType};
 use scimd_core::{MemberKind, MemberOp, MemberRef};
@@ -15,13 +20,9 @@ use scimd_store::{
     Document, GroupRef, Load, Member, NewResource, Query, QueryResult, Replacement, StoreError,
     StoredResource, TenantId, Update,
 };
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqliteConnection};
 
-use crate::{SqliteStore, backend, bind_all, now_micros, outbox};
-
-/// Values per multi-row statement, well below SQLite's limit on bound parameters.
-const CHUNK: usize = 400;
+use crate::db::{execute, is_foreign_key_violation, is_unique_violation, query_all, query_opt};
+use crate::{SqliteStore, backend, now_micros, outbox, params_of};
 
 fn resource_type(store: &SqliteStore, kind: ResourceKind) -> Result<&ResourceType, StoreError> {
     store
@@ -32,24 +33,22 @@ fn resource_type(store: &SqliteStore, kind: ResourceKind) -> Result<&ResourceTyp
 
 /// Maps a failed resource write: unique indexes to [`StoreError::UniqueViolation`], a
 /// missing tenant to [`StoreError::TenantNotFound`].
-pub(crate) fn write_error(e: sqlx::Error, kind: ResourceKind) -> StoreError {
-    if let sqlx::Error::Database(db) = &e {
-        if db.is_unique_violation() {
-            let attribute = if db.message().contains("unique_key") {
-                match kind {
-                    ResourceKind::User => "userName",
-                    ResourceKind::Group => "displayName",
-                }
-            } else {
-                "id"
-            };
-            return StoreError::UniqueViolation {
-                attribute: attribute.into(),
-            };
-        }
-        if db.is_foreign_key_violation() {
-            return StoreError::TenantNotFound;
-        }
+pub(crate) fn write_error(e: rusqlite::Error, kind: ResourceKind) -> StoreError {
+    if is_unique_violation(&e) {
+        let attribute = if e.to_string().contains("unique_key") {
+            match kind {
+                ResourceKind::User => "userName",
+                ResourceKind::Group => "displayName",
+            }
+        } else {
+            "id"
+        };
+        return StoreError::UniqueViolation {
+            attribute: attribute.into(),
+        };
+    }
+    if is_foreign_key_violation(&e) {
+        return StoreError::TenantNotFound;
     }
     backend(e)
 }
@@ -58,22 +57,49 @@ pub(crate) fn parse_document(data: &str) -> Result<Document, StoreError> {
     serde_json::from_str(data).map_err(|e| StoreError::Backend(format!("stored document: {e}")))
 }
 
-fn resource_from_row(row: &SqliteRow) -> Result<StoredResource, StoreError> {
-    let code: i64 = row.try_get("kind").map_err(backend)?;
-    let data: String = row.try_get("data").map_err(backend)?;
-    Ok(StoredResource {
-        seq: row.try_get("seq").map_err(backend)?,
-        kind: kind_from_code(code)
-            .ok_or_else(|| StoreError::Backend(format!("unknown resource kind {code}")))?,
-        id: row.try_get("id").map_err(backend)?,
-        version: row.try_get("version").map_err(backend)?,
-        created: row.try_get("created").map_err(backend)?,
-        modified: row.try_get("modified").map_err(backend)?,
-        document: parse_document(&data)?,
-        members: None,
-        groups: None,
-        password_hash: row.try_get("password_hash").map_err(backend)?,
-    })
+/// A `resources` row as read by [`COLS`] (in that column order), before its document is
+/// parsed.
+struct ResourceRow {
+    seq: i64,
+    kind: i64,
+    id: String,
+    version: i64,
+    created: String,
+    modified: String,
+    data: String,
+    password_hash: Option<String>,
+}
+
+impl ResourceRow {
+    fn read(row: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            seq: row.get(0)?,
+            kind: row.get(1)?,
+            id: row.get(2)?,
+            version: row.get(3)?,
+            created: row.get(4)?,
+            modified: row.get(5)?,
+            data: row.get(6)?,
+            password_hash: row.get(7)?,
+        })
+    }
+
+    fn decode(self) -> Result<StoredResource, StoreError> {
+        Ok(StoredResource {
+            seq: self.seq,
+            kind: kind_from_code(self.kind).ok_or_else(|| {
+                StoreError::Backend(format!("unknown resource kind {}", self.kind))
+            })?,
+            id: self.id,
+            version: self.version,
+            created: self.created,
+            modified: self.modified,
+            document: parse_document(&self.data)?,
+            members: None,
+            groups: None,
+            password_hash: self.password_hash,
+        })
+    }
 }
 
 /// What is stored beside a document: its index rows and derived columns.
@@ -110,52 +136,27 @@ pub(crate) fn derive(
     })
 }
 
-pub(crate) async fn insert_index(
-    conn: &mut SqliteConnection,
+pub(crate) fn insert_index(
+    conn: &Connection,
     tenant: TenantId,
     kind: ResourceKind,
     seq: i64,
     rows: &[IndexRow],
 ) -> Result<(), StoreError> {
-    for chunk in rows.chunks(CHUNK / 4) {
-        let mut sql = String::from(
-            "INSERT INTO attr_index (tenant_id, kind, seq, path, elem, v_text, v_num) VALUES ",
-        );
-        let mut n = 3;
-        for (i, _) in chunk.iter().enumerate() {
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            sql.push_str(&format!(
-                "(?1, ?2, ?3, ?{}, ?{}, ?{}, ?{})",
-                n + 1,
-                n + 2,
-                n + 3,
-                n + 4
-            ));
-            n += 4;
-        }
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(tenant.0)
-            .bind(kind_code(kind))
-            .bind(seq);
-        for row in chunk {
-            q = q
-                .bind(row.path.clone())
-                .bind(row.elem)
-                .bind(row.text.clone())
-                .bind(row.num);
-        }
-        q.execute(&mut *conn).await.map_err(backend)?;
+    // One cached single-row statement: re-executing a prepared insert costs less than
+    // preparing a multi-row one per distinct row count.
+    let mut st = conn
+        .prepare_cached(
+            "INSERT INTO attr_index (tenant_id, kind, seq, path, elem, v_text, v_num) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )
+        .map_err(backend)?;
+    let code = kind_code(kind);
+    for row in rows {
+        st.execute((tenant.0, code, seq, &row.path, row.elem, &row.text, row.num))
+            .map_err(backend)?;
     }
     Ok(())
-}
-
-fn placeholders(from: usize, count: usize) -> String {
-    (from..from + count)
-        .map(|i| format!("?{i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// A member row to write: the member's sequence and the client's `display`, if any.
@@ -164,34 +165,27 @@ pub(crate) type MemberRow = (i64, Option<String>);
 /// Resolves member ids (Users or Groups of the tenant) to row sequences, in order, without
 /// duplicates. A missing member, or one of another type than the client said, is
 /// [`StoreError::MemberNotFound`].
-async fn resolve_members(
-    conn: &mut SqliteConnection,
+fn resolve_members(
+    conn: &Connection,
     tenant: TenantId,
     refs: &[MemberRef],
 ) -> Result<Vec<MemberRow>, StoreError> {
     let mut found: HashMap<String, (i64, i64)> = HashMap::new();
-    let ids: Vec<&str> = refs
+    let mut st = conn
+        .prepare_cached(
+            "SELECT seq, kind FROM resources WHERE tenant_id = ?1 AND kind IN (1, 2) AND id = ?2",
+        )
+        .map_err(backend)?;
+    for id in refs
         .iter()
         .map(|r| r.value.as_str())
         .collect::<HashSet<_>>()
-        .into_iter()
-        .collect();
-    for chunk in ids.chunks(CHUNK) {
-        let sql = format!(
-            "SELECT seq, id, kind FROM resources WHERE tenant_id = ?1 AND kind IN (1, 2) AND id IN ({})",
-            placeholders(2, chunk.len())
-        );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(tenant.0);
-        for id in chunk {
-            q = q.bind(*id);
-        }
-        for row in q.fetch_all(&mut *conn).await.map_err(backend)? {
+    {
+        let mut rows = st.query((tenant.0, id)).map_err(backend)?;
+        while let Some(row) = rows.next().map_err(backend)? {
             found.insert(
-                row.try_get("id").map_err(backend)?,
-                (
-                    row.try_get("seq").map_err(backend)?,
-                    row.try_get("kind").map_err(backend)?,
-                ),
+                id.to_owned(),
+                (row.get(0).map_err(backend)?, row.get(1).map_err(backend)?),
             );
         }
     }
@@ -220,194 +214,158 @@ async fn resolve_members(
 
 /// Inserts membership rows (an existing member keeps its row); returns the member seqs of
 /// the rows that were new.
-pub(crate) async fn insert_members(
-    conn: &mut SqliteConnection,
+pub(crate) fn insert_members(
+    conn: &Connection,
     tenant: TenantId,
     group_seq: i64,
     rows: &[MemberRow],
 ) -> Result<Vec<i64>, StoreError> {
+    let mut st = conn
+        .prepare_cached(
+            "INSERT OR IGNORE INTO members (tenant_id, group_seq, member_seq, display) \
+             VALUES (?1, ?2, ?3, ?4)",
+        )
+        .map_err(backend)?;
     let mut inserted = Vec::new();
-    for chunk in rows.chunks(CHUNK / 2) {
-        let values: Vec<String> = (0..chunk.len())
-            .map(|i| format!("(?1, ?2, ?{}, ?{})", 2 * i + 3, 2 * i + 4))
-            .collect();
-        let sql = format!(
-            "INSERT OR IGNORE INTO members (tenant_id, group_seq, member_seq, display) VALUES {} \
-             RETURNING member_seq",
-            values.join(", ")
-        );
-        let mut q = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql))
-            .bind(tenant.0)
-            .bind(group_seq);
-        for (seq, display) in chunk {
-            q = q.bind(*seq).bind(display.clone());
+    for (seq, display) in rows {
+        if st
+            .execute((tenant.0, group_seq, seq, display))
+            .map_err(backend)?
+            == 1
+        {
+            inserted.push(*seq);
         }
-        inserted.extend(q.fetch_all(&mut *conn).await.map_err(backend)?);
     }
     Ok(inserted)
 }
 
 /// Deletes membership rows of `group_seq` whose member has one of `ids`; returns the member
 /// seqs of the deleted rows.
-async fn remove_members_by_id(
-    conn: &mut SqliteConnection,
+fn remove_members_by_id(
+    conn: &Connection,
     tenant: TenantId,
     group_seq: i64,
     ids: &[String],
 ) -> Result<Vec<i64>, StoreError> {
-    let mut deleted = Vec::new();
-    for chunk in ids.chunks(CHUNK) {
-        let sql = format!(
+    let mut st = conn
+        .prepare_cached(
             "DELETE FROM members WHERE group_seq = ?1 AND member_seq IN \
-             (SELECT seq FROM resources WHERE tenant_id = ?2 AND kind IN (1, 2) AND id IN ({})) \
+             (SELECT seq FROM resources WHERE tenant_id = ?2 AND kind IN (1, 2) AND id = ?3) \
              RETURNING member_seq",
-            placeholders(3, chunk.len())
-        );
-        let mut q = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql))
-            .bind(group_seq)
-            .bind(tenant.0);
-        for id in chunk {
-            q = q.bind(id.clone());
+        )
+        .map_err(backend)?;
+    let mut deleted = Vec::new();
+    for id in ids {
+        let mut rows = st.query((group_seq, tenant.0, id)).map_err(backend)?;
+        while let Some(row) = rows.next().map_err(backend)? {
+            deleted.push(row.get(0).map_err(backend)?);
         }
-        deleted.extend(q.fetch_all(&mut *conn).await.map_err(backend)?);
     }
     Ok(deleted)
 }
 
-async fn remove_members_by_seq(
-    conn: &mut SqliteConnection,
+fn remove_members_by_seq(
+    conn: &Connection,
     group_seq: i64,
     seqs: &[i64],
 ) -> Result<Vec<i64>, StoreError> {
+    let mut st = conn
+        .prepare_cached("DELETE FROM members WHERE group_seq = ?1 AND member_seq = ?2")
+        .map_err(backend)?;
     let mut deleted = Vec::new();
-    for chunk in seqs.chunks(CHUNK) {
-        let sql = format!(
-            "DELETE FROM members WHERE group_seq = ?1 AND member_seq IN ({}) RETURNING member_seq",
-            placeholders(2, chunk.len())
-        );
-        let mut q = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql)).bind(group_seq);
-        for seq in chunk {
-            q = q.bind(*seq);
+    for &seq in seqs {
+        if st.execute((group_seq, seq)).map_err(backend)? == 1 {
+            deleted.push(seq);
         }
-        deleted.extend(q.fetch_all(&mut *conn).await.map_err(backend)?);
     }
     Ok(deleted)
 }
 
 /// The ids of resources by seq, in the order given (for the member lists of events).
-async fn ids_of(conn: &mut SqliteConnection, seqs: &[i64]) -> Result<Vec<String>, StoreError> {
-    let mut by_seq = HashMap::new();
-    for chunk in seqs.chunks(CHUNK) {
-        let sql = format!(
-            "SELECT seq, id FROM resources WHERE seq IN ({})",
-            placeholders(1, chunk.len())
-        );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for seq in chunk {
-            q = q.bind(*seq);
-        }
-        for row in q.fetch_all(&mut *conn).await.map_err(backend)? {
-            let seq: i64 = row.try_get("seq").map_err(backend)?;
-            let id: String = row.try_get("id").map_err(backend)?;
-            by_seq.insert(seq, id);
+fn ids_of(conn: &Connection, seqs: &[i64]) -> Result<Vec<String>, StoreError> {
+    let mut st = conn
+        .prepare_cached("SELECT id FROM resources WHERE seq = ?1")
+        .map_err(backend)?;
+    let mut out = Vec::with_capacity(seqs.len());
+    for &seq in seqs {
+        let mut rows = st.query([seq]).map_err(backend)?;
+        if let Some(row) = rows.next().map_err(backend)? {
+            out.push(row.get(0).map_err(backend)?);
         }
     }
-    Ok(seqs.iter().filter_map(|s| by_seq.remove(s)).collect())
+    Ok(out)
 }
 
-/// Fills `members` / `groups` of a page of resources with one query per chunk of rows (not
-/// one per resource). `display` comes from the other resource's display column.
-async fn load_into(
-    conn: &mut SqliteConnection,
+/// Fills `members` / `groups` of resources, one cached statement per resource.
+/// `display` comes from the other resource's display column unless the client gave one.
+fn load_into(
+    conn: &Connection,
     resources: &mut [StoredResource],
     load: Load,
 ) -> Result<(), StoreError> {
     if load.members {
-        let groups: Vec<i64> = resources
-            .iter()
-            .filter(|r| r.kind == ResourceKind::Group)
-            .map(|r| r.seq)
-            .collect();
-        let mut by_group: HashMap<i64, Vec<Member>> = HashMap::new();
-        for chunk in groups.chunks(CHUNK) {
-            let sql = format!(
-                "SELECT m.group_seq AS owner, x.id AS id, x.kind AS kind, \
-                 COALESCE(m.display, x.display) AS display \
+        let mut st = conn
+            .prepare_cached(
+                "SELECT x.id, x.kind, COALESCE(m.display, x.display) \
                  FROM members m JOIN resources x ON x.seq = m.member_seq \
-                 WHERE m.group_seq IN ({}) ORDER BY m.group_seq, x.seq",
-                placeholders(1, chunk.len())
-            );
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for seq in chunk {
-                q = q.bind(*seq);
-            }
-            for row in q.fetch_all(&mut *conn).await.map_err(backend)? {
-                let code: i64 = row.try_get("kind").map_err(backend)?;
-                by_group
-                    .entry(row.try_get("owner").map_err(backend)?)
-                    .or_default()
-                    .push(Member {
-                        value: row.try_get("id").map_err(backend)?,
+                 WHERE m.group_seq = ?1 ORDER BY m.member_seq",
+            )
+            .map_err(backend)?;
+        for r in resources
+            .iter_mut()
+            .filter(|r| r.kind == ResourceKind::Group)
+        {
+            let members = st
+                .query_map([r.seq], |row| {
+                    let code: i64 = row.get(1)?;
+                    Ok(Member {
+                        value: row.get(0)?,
                         kind: if code == kind_code(ResourceKind::Group) {
                             MemberKind::Group
                         } else {
                             MemberKind::User
                         },
-                        display: row.try_get("display").map_err(backend)?,
-                    });
-            }
-        }
-        for r in resources.iter_mut() {
-            if r.kind == ResourceKind::Group {
-                r.members = Some(by_group.remove(&r.seq).unwrap_or_default());
-            }
+                        display: row.get(2)?,
+                    })
+                })
+                .and_then(Iterator::collect)
+                .map_err(backend)?;
+            r.members = Some(members);
         }
     }
     if load.groups {
-        let seqs: Vec<i64> = resources.iter().map(|r| r.seq).collect();
-        let mut by_member: HashMap<i64, Vec<GroupRef>> = HashMap::new();
-        for chunk in seqs.chunks(CHUNK) {
-            let sql = format!(
-                "SELECT m.member_seq AS owner, g.id AS id, g.display AS display \
-                 FROM members m JOIN resources g ON g.seq = m.group_seq \
-                 WHERE m.member_seq IN ({}) ORDER BY m.member_seq, g.seq",
-                placeholders(1, chunk.len())
-            );
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for seq in chunk {
-                q = q.bind(*seq);
-            }
-            for row in q.fetch_all(&mut *conn).await.map_err(backend)? {
-                by_member
-                    .entry(row.try_get("owner").map_err(backend)?)
-                    .or_default()
-                    .push(GroupRef {
-                        value: row.try_get("id").map_err(backend)?,
-                        display: row.try_get("display").map_err(backend)?,
-                    });
-            }
-        }
+        let mut st = conn
+            .prepare_cached(
+                "SELECT g.id, g.display FROM members m JOIN resources g ON g.seq = m.group_seq \
+                 WHERE m.member_seq = ?1 ORDER BY m.group_seq",
+            )
+            .map_err(backend)?;
         for r in resources.iter_mut() {
-            r.groups = Some(by_member.remove(&r.seq).unwrap_or_default());
+            let groups = st
+                .query_map([r.seq], |row| {
+                    Ok(GroupRef {
+                        value: row.get(0)?,
+                        display: row.get(1)?,
+                    })
+                })
+                .and_then(Iterator::collect)
+                .map_err(backend)?;
+            r.groups = Some(groups);
         }
     }
     Ok(())
 }
 
-async fn fetch_by_seq(
-    conn: &mut SqliteConnection,
-    seq: i64,
-    load: Load,
-) -> Result<StoredResource, StoreError> {
-    let sql = format!("SELECT {COLS} FROM resources r WHERE r.seq = ?1");
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(seq)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(backend)?
-        .ok_or(StoreError::NotFound)?;
-    let mut out = [resource_from_row(&row)?];
-    load_into(conn, &mut out, load).await?;
+fn fetch_by_seq(conn: &Connection, seq: i64, load: Load) -> Result<StoredResource, StoreError> {
+    let row = query_opt(
+        conn,
+        &format!("SELECT {COLS} FROM resources r WHERE r.seq = ?1"),
+        [seq],
+        ResourceRow::read,
+    )?
+    .ok_or(StoreError::NotFound)?;
+    let mut out = [row.decode()?];
+    load_into(conn, &mut out, load)?;
     let [r] = out;
     Ok(r)
 }
@@ -422,82 +380,111 @@ struct Located {
     display: Option<String>,
 }
 
-async fn locate(
-    conn: &mut SqliteConnection,
+fn locate(
+    conn: &Connection,
     tenant: TenantId,
     kind: ResourceKind,
     id: &str,
 ) -> Result<Located, StoreError> {
-    let row = sqlx::query(
+    let (seq, version, data, unique_key, external_id, display) = query_opt(
+        conn,
         "SELECT seq, version, data, unique_key, external_id, display FROM resources \
          WHERE tenant_id = ?1 AND kind = ?2 AND id = ?3",
-    )
-    .bind(tenant.0)
-    .bind(kind_code(kind))
-    .bind(id)
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(backend)?
+        (tenant.0, kind_code(kind), id),
+        |row| {
+            Ok((
+                row.get::<_, i64>(0)?,
+                row.get::<_, i64>(1)?,
+                row.get::<_, String>(2)?,
+                row.get(3)?,
+                row.get(4)?,
+                row.get(5)?,
+            ))
+        },
+    )?
     .ok_or(StoreError::NotFound)?;
-    let data: String = row.try_get("data").map_err(backend)?;
     Ok(Located {
-        seq: row.try_get("seq").map_err(backend)?,
-        version: row.try_get("version").map_err(backend)?,
+        seq,
+        version,
         document: parse_document(&data)?,
-        unique_key: row.try_get("unique_key").map_err(backend)?,
-        external_id: row.try_get("external_id").map_err(backend)?,
-        display: row.try_get("display").map_err(backend)?,
+        unique_key,
+        external_id,
+        display,
     })
 }
 
+/// A new document with everything stored beside it, computed before the write.
+pub(crate) struct NewDocument {
+    document: Document,
+    unique_key: Option<String>,
+    external_id: Option<String>,
+    display: Option<String>,
+    derived: Derived,
+}
+
+impl NewDocument {
+    /// Whether storing this would change the resource.
+    fn differs(&self, cur: &Located) -> bool {
+        cur.document != self.document
+            || cur.unique_key != self.unique_key
+            || cur.external_id != self.external_id
+            || cur.display != self.display
+    }
+}
+
 /// Rewrites the document, its derived columns and its index rows.
-#[allow(clippy::too_many_arguments)]
-async fn write_document(
-    store: &SqliteStore,
-    conn: &mut SqliteConnection,
+fn write_document(
+    conn: &Connection,
     tenant: TenantId,
     kind: ResourceKind,
     seq: i64,
-    document: &Document,
-    unique_key: Option<&str>,
-    external_id: Option<&str>,
-    display: Option<&str>,
+    new: &NewDocument,
 ) -> Result<(), StoreError> {
-    let d = derive(store, kind, document, display)?;
-    sqlx::query(
+    let d = &new.derived;
+    conn.prepare_cached(
         "UPDATE resources SET unique_key = ?1, external_id = ?2, display = ?3, display_key = ?4, \
          sort_name = ?5, data = ?6 WHERE seq = ?7",
     )
-    .bind(unique_key)
-    .bind(external_id)
-    .bind(display)
-    .bind(d.display_key)
-    .bind(d.sort_name)
-    .bind(d.data)
-    .bind(seq)
-    .execute(&mut *conn)
-    .await
+    .and_then(|mut st| {
+        st.execute((
+            &new.unique_key,
+            &new.external_id,
+            &new.display,
+            &d.display_key,
+            &d.sort_name,
+            &d.data,
+            seq,
+        ))
+    })
     .map_err(|e| write_error(e, kind))?;
-    sqlx::query("DELETE FROM attr_index WHERE seq = ?1")
-        .bind(seq)
-        .execute(&mut *conn)
-        .await
-        .map_err(backend)?;
-    insert_index(conn, tenant, kind, seq, &d.rows).await
+    execute(conn, "DELETE FROM attr_index WHERE seq = ?1", [seq])?;
+    insert_index(conn, tenant, kind, seq, &d.rows)
 }
 
-async fn bump_version(conn: &mut SqliteConnection, seq: i64) -> Result<(), StoreError> {
+fn bump_version(conn: &Connection, seq: i64) -> Result<(), StoreError> {
     let now = now_micros();
-    sqlx::query(
+    execute(
+        conn,
         "UPDATE resources SET version = version + 1, modified = ?1, modified_us = ?2 WHERE seq = ?3",
-    )
-    .bind(format_rfc3339(now))
-    .bind(now)
-    .bind(seq)
-    .execute(&mut *conn)
-    .await
-    .map_err(backend)?;
+        (format_rfc3339(now), now, seq),
+    )?;
     Ok(())
+}
+
+fn set_password(conn: &Connection, seq: i64, hash: &str) -> Result<(), StoreError> {
+    execute(
+        conn,
+        "UPDATE resources SET password_hash = ?1 WHERE seq = ?2",
+        (hash, seq),
+    )?;
+    Ok(())
+}
+
+fn version_mismatch(expected: Option<i64>, current: i64) -> Result<(), StoreError> {
+    match expected {
+        Some(expected) if expected != current => Err(StoreError::VersionMismatch { current }),
+        _ => Ok(()),
+    }
 }
 
 pub(crate) async fn create(
@@ -506,58 +493,72 @@ pub(crate) async fn create(
     new: NewResource,
     change: Option<&Change>,
 ) -> Result<StoredResource, StoreError> {
+    let derived = derive(store, new.kind, &new.document, new.display.as_deref())?;
+    let change = change.cloned();
+    store
+        .write(move |conn| create_in(conn, tenant, &new, &derived, change.as_ref()))
+        .await
+}
+
+fn create_in(
+    conn: &Connection,
+    tenant: TenantId,
+    new: &NewResource,
+    d: &Derived,
+    change: Option<&Change>,
+) -> Result<StoredResource, StoreError> {
     let kind = new.kind;
-    let d = derive(store, kind, &new.document, new.display.as_deref())?;
     let now = now_micros();
     let stamp = format_rfc3339(now);
-    let mut tx = store.begin().await?;
-    let row = sqlx::query(
-        "INSERT INTO resources (tenant_id, kind, id, unique_key, external_id, display, display_key, \
-         sort_name, version, created, created_us, modified, modified_us, data, password_hash) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1, ?9, ?10, ?9, ?10, ?11, ?12) RETURNING seq",
-    )
-    .bind(tenant.0)
-    .bind(kind_code(kind))
-    .bind(&new.id)
-    .bind(&new.unique_key)
-    .bind(&new.external_id)
-    .bind(&new.display)
-    .bind(d.display_key)
-    .bind(d.sort_name)
-    .bind(&stamp)
-    .bind(now)
-    .bind(d.data)
-    .bind(&new.password_hash)
-    .fetch_one(&mut *tx)
-    .await
-    .map_err(|e| write_error(e, kind))?;
-    let seq: i64 = row.try_get("seq").map_err(backend)?;
-    insert_index(&mut tx, tenant, kind, seq, &d.rows).await?;
+    let seq: i64 = conn
+        .prepare_cached(
+            "INSERT INTO resources (tenant_id, kind, id, unique_key, external_id, display, \
+             display_key, sort_name, version, created, created_us, modified, modified_us, data, \
+             password_hash) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1, ?9, ?10, ?9, ?10, ?11, ?12) RETURNING seq",
+        )
+        .and_then(|mut st| {
+            st.query_row(
+                rusqlite::params![
+                    tenant.0,
+                    kind_code(kind),
+                    new.id,
+                    new.unique_key,
+                    new.external_id,
+                    new.display,
+                    d.display_key,
+                    d.sort_name,
+                    stamp,
+                    now,
+                    d.data,
+                    new.password_hash,
+                ],
+                |row| row.get(0),
+            )
+        })
+        .map_err(|e| write_error(e, kind))?;
+    insert_index(conn, tenant, kind, seq, &d.rows)?;
     let mut added = Vec::new();
     if kind == ResourceKind::Group && !new.members.is_empty() {
-        let seqs = resolve_members(&mut tx, tenant, &new.members).await?;
-        added = insert_members(&mut tx, tenant, seq, &seqs).await?;
+        let seqs = resolve_members(conn, tenant, &new.members)?;
+        added = insert_members(conn, tenant, seq, &seqs)?;
     }
-    sqlx::query(
+    execute(
+        conn,
         "INSERT INTO resource_counts (tenant_id, kind, n) VALUES (?1, ?2, 1) \
          ON CONFLICT (tenant_id, kind) DO UPDATE SET n = n + 1",
-    )
-    .bind(tenant.0)
-    .bind(kind_code(kind))
-    .execute(&mut *tx)
-    .await
-    .map_err(backend)?;
-    let created = fetch_by_seq(&mut tx, seq, Load::ALL).await?;
+        (tenant.0, kind_code(kind)),
+    )?;
+    let created = fetch_by_seq(conn, seq, Load::ALL)?;
     if let Some(change) = change {
         let facts = WriteFacts {
             after: Some(created.clone()),
-            members_added: ids_of(&mut tx, &added).await?,
+            members_added: ids_of(conn, &added)?,
             ..WriteFacts::default()
         };
         let events = derive_events(kind, &new.id, false, &facts, change);
-        outbox::record(&mut tx, tenant, events, change).await?;
+        outbox::record(conn, tenant, events, change)?;
     }
-    tx.commit().await.map_err(backend)?;
     Ok(created)
 }
 
@@ -568,24 +569,71 @@ pub(crate) async fn get(
     id: &str,
     load: Load,
 ) -> Result<Option<StoredResource>, StoreError> {
-    let mut conn = store.inner.read.acquire().await.map_err(backend)?;
-    let sql = format!(
-        "SELECT {COLS} FROM resources r WHERE r.tenant_id = ?1 AND r.kind = ?2 AND r.id = ?3"
-    );
-    let Some(row) = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(tenant.0)
-        .bind(kind_code(kind))
-        .bind(id)
-        .fetch_optional(&mut *conn)
+    let id = id.to_owned();
+    store
+        .read(move |conn| {
+            let Some(row) = query_opt(
+                conn,
+                &format!(
+                    "SELECT {COLS} FROM resources r \
+                     WHERE r.tenant_id = ?1 AND r.kind = ?2 AND r.id = ?3"
+                ),
+                (tenant.0, kind_code(kind), &id),
+                ResourceRow::read,
+            )?
+            else {
+                return Ok(None);
+            };
+            let mut out = [row.decode()?];
+            load_into(conn, &mut out, load)?;
+            let [r] = out;
+            Ok(Some(r))
+        })
         .await
-        .map_err(backend)?
-    else {
-        return Ok(None);
-    };
-    let mut out = [resource_from_row(&row)?];
-    load_into(&mut conn, &mut out, load).await?;
-    let [r] = out;
-    Ok(Some(r))
+}
+
+/// What a replace or update did: whether anything changed, and the member rows really
+/// added and removed (for its events).
+struct Outcome {
+    changed: bool,
+    added: Vec<i64>,
+    removed: Vec<i64>,
+}
+
+/// Finishes a replace or update: bumps the version when something changed, reads the
+/// result and records its events.
+#[allow(clippy::too_many_arguments)]
+fn finish_write(
+    conn: &Connection,
+    tenant: TenantId,
+    kind: ResourceKind,
+    id: &str,
+    cur: Located,
+    outcome: Outcome,
+    password_set: bool,
+    load: Load,
+    change: Option<&Change>,
+) -> Result<StoredResource, StoreError> {
+    if outcome.changed {
+        bump_version(conn, cur.seq)?;
+    }
+    let out = fetch_by_seq(conn, cur.seq, load)?;
+    if let Some(change) = change {
+        let facts = WriteFacts {
+            before: Some(cur.document),
+            after: Some(out.clone()),
+            password_set,
+            members_added: ids_of(conn, &outcome.added)?,
+            members_removed: ids_of(conn, &outcome.removed)?,
+        };
+        let events = if outcome.changed {
+            derive_events(kind, id, false, &facts, change)
+        } else {
+            Vec::new()
+        };
+        outbox::record(conn, tenant, events, change)?;
+    }
+    Ok(out)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -599,93 +647,67 @@ pub(crate) async fn replace(
     load: Load,
     change: Option<&Change>,
 ) -> Result<StoredResource, StoreError> {
-    let mut tx = store.begin().await?;
-    let cur = locate(&mut tx, tenant, kind, id).await?;
-    if let Some(expected) = expected_version
-        && expected != cur.version
-    {
-        return Err(StoreError::VersionMismatch {
-            current: cur.version,
-        });
-    }
-    let mut changed = false;
-    let (mut added, mut removed) = (Vec::new(), Vec::new());
-    if cur.document != rep.document
-        || cur.unique_key != rep.unique_key
-        || cur.external_id != rep.external_id
-        || cur.display != rep.display
-    {
-        write_document(
-            store,
-            &mut tx,
-            tenant,
-            kind,
-            cur.seq,
-            &rep.document,
-            rep.unique_key.as_deref(),
-            rep.external_id.as_deref(),
-            rep.display.as_deref(),
-        )
-        .await?;
-        changed = true;
-    }
-    if let (ResourceKind::Group, Some(members)) = (kind, &rep.members) {
-        let wanted = resolve_members(&mut tx, tenant, members).await?;
-        let current: HashSet<i64> =
-            sqlx::query("SELECT member_seq FROM members WHERE group_seq = ?1")
-                .bind(cur.seq)
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(backend)?
-                .iter()
-                .map(|row| row.try_get::<i64, _>("member_seq"))
-                .collect::<Result<_, _>>()
-                .map_err(backend)?;
-        let wanted_set: HashSet<i64> = wanted.iter().map(|(seq, _)| *seq).collect();
-        let gone: Vec<i64> = current.difference(&wanted_set).copied().collect();
-        let new: Vec<MemberRow> = wanted
-            .into_iter()
-            .filter(|(seq, _)| !current.contains(seq))
-            .collect();
-        removed = remove_members_by_seq(&mut tx, cur.seq, &gone).await?;
-        added = insert_members(&mut tx, tenant, cur.seq, &new).await?;
-        changed |= !removed.is_empty() || !added.is_empty();
-    }
-    if let Some(hash) = &rep.password_hash {
-        set_password(&mut tx, cur.seq, hash).await?;
-        changed = true;
-    }
-    if changed {
-        bump_version(&mut tx, cur.seq).await?;
-    }
-    let out = fetch_by_seq(&mut tx, cur.seq, load).await?;
-    if let Some(change) = change {
-        let facts = WriteFacts {
-            before: Some(cur.document),
-            after: Some(out.clone()),
-            password_set: rep.password_hash.is_some(),
-            members_added: ids_of(&mut tx, &added).await?,
-            members_removed: ids_of(&mut tx, &removed).await?,
-        };
-        let events = if changed {
-            derive_events(kind, id, false, &facts, change)
-        } else {
-            Vec::new()
-        };
-        outbox::record(&mut tx, tenant, events, change).await?;
-    }
-    tx.commit().await.map_err(backend)?;
-    Ok(out)
-}
-
-async fn set_password(conn: &mut SqliteConnection, seq: i64, hash: &str) -> Result<(), StoreError> {
-    sqlx::query("UPDATE resources SET password_hash = ?1 WHERE seq = ?2")
-        .bind(hash)
-        .bind(seq)
-        .execute(&mut *conn)
+    let derived = derive(store, kind, &rep.document, rep.display.as_deref())?;
+    let new = NewDocument {
+        document: rep.document,
+        unique_key: rep.unique_key,
+        external_id: rep.external_id,
+        display: rep.display,
+        derived,
+    };
+    let (members, password_hash) = (rep.members, rep.password_hash);
+    let (id, change) = (id.to_owned(), change.cloned());
+    store
+        .write(move |conn| {
+            let cur = locate(conn, tenant, kind, &id)?;
+            version_mismatch(expected_version, cur.version)?;
+            let mut outcome = Outcome {
+                changed: false,
+                added: Vec::new(),
+                removed: Vec::new(),
+            };
+            if new.differs(&cur) {
+                write_document(conn, tenant, kind, cur.seq, &new)?;
+                outcome.changed = true;
+            }
+            if let (ResourceKind::Group, Some(members)) = (kind, &members) {
+                let wanted = resolve_members(conn, tenant, members)?;
+                let current: HashSet<i64> = query_all(
+                    conn,
+                    "SELECT member_seq FROM members WHERE group_seq = ?1",
+                    [cur.seq],
+                    |row| row.get(0),
+                )?
+                .into_iter()
+                .collect();
+                let wanted_set: HashSet<i64> = wanted.iter().map(|(seq, _)| *seq).collect();
+                let gone: Vec<i64> = current.difference(&wanted_set).copied().collect();
+                let fresh: Vec<MemberRow> = wanted
+                    .into_iter()
+                    .filter(|(seq, _)| !current.contains(seq))
+                    .collect();
+                outcome.removed = remove_members_by_seq(conn, cur.seq, &gone)?;
+                outcome.added = insert_members(conn, tenant, cur.seq, &fresh)?;
+                outcome.changed |= !outcome.removed.is_empty() || !outcome.added.is_empty();
+            }
+            if let Some(hash) = &password_hash {
+                set_password(conn, cur.seq, hash)?;
+                outcome.changed = true;
+            }
+            let password_set = password_hash.is_some();
+            finish_write(
+                conn,
+                tenant,
+                kind,
+                &id,
+                cur,
+                outcome,
+                password_set,
+                load,
+                change.as_ref(),
+            )
+        })
         .await
-        .map_err(backend)?;
-    Ok(())
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -699,87 +721,77 @@ pub(crate) async fn update(
     load: Load,
     change: Option<&Change>,
 ) -> Result<StoredResource, StoreError> {
-    let mut tx = store.begin().await?;
-    let cur = locate(&mut tx, tenant, kind, id).await?;
-    if (up.document.is_some() || up.version_pinned) && cur.version != expected_version {
-        return Err(StoreError::VersionMismatch {
-            current: cur.version,
-        });
-    }
-    let mut changed = false;
-    let mut delta = MemberDelta::default();
-    if let Some(document) = &up.document
-        && (cur.document != *document
-            || cur.unique_key != up.unique_key
-            || cur.external_id != up.external_id
-            || cur.display != up.display)
-    {
-        write_document(
-            store,
-            &mut tx,
-            tenant,
-            kind,
-            cur.seq,
+    let new = match up.document {
+        Some(document) => Some(NewDocument {
+            derived: derive(store, kind, &document, up.display.as_deref())?,
             document,
-            up.unique_key.as_deref(),
-            up.external_id.as_deref(),
-            up.display.as_deref(),
-        )
-        .await?;
-        changed = true;
-    }
-    if kind == ResourceKind::Group {
-        for op in &up.member_ops {
-            match op {
-                MemberOp::Add(refs) => {
-                    let seqs = resolve_members(&mut tx, tenant, refs).await?;
-                    let new = insert_members(&mut tx, tenant, cur.seq, &seqs).await?;
-                    delta.record(new, true);
-                }
-                MemberOp::Remove(ids) => {
-                    let gone = remove_members_by_id(&mut tx, tenant, cur.seq, ids).await?;
-                    delta.record(gone, false);
-                }
-                MemberOp::Clear => {
-                    let gone = sqlx::query_scalar::<_, i64>(
-                        "DELETE FROM members WHERE group_seq = ?1 RETURNING member_seq",
-                    )
-                    .bind(cur.seq)
-                    .fetch_all(&mut *tx)
-                    .await
-                    .map_err(backend)?;
-                    delta.record(gone, false);
-                }
+            unique_key: up.unique_key,
+            external_id: up.external_id,
+            display: up.display,
+        }),
+        None => None,
+    };
+    let (member_ops, password_hash, pinned) = (up.member_ops, up.password_hash, up.version_pinned);
+    let (id, change) = (id.to_owned(), change.cloned());
+    store
+        .write(move |conn| {
+            let cur = locate(conn, tenant, kind, &id)?;
+            if new.is_some() || pinned {
+                version_mismatch(Some(expected_version), cur.version)?;
             }
-        }
-        changed |= delta.touched();
-    }
-    let (added, removed) = delta.net();
-    if let Some(hash) = &up.password_hash {
-        set_password(&mut tx, cur.seq, hash).await?;
-        changed = true;
-    }
-    if changed {
-        bump_version(&mut tx, cur.seq).await?;
-    }
-    let out = fetch_by_seq(&mut tx, cur.seq, load).await?;
-    if let Some(change) = change {
-        let facts = WriteFacts {
-            before: Some(cur.document),
-            after: Some(out.clone()),
-            password_set: up.password_hash.is_some(),
-            members_added: ids_of(&mut tx, &added).await?,
-            members_removed: ids_of(&mut tx, &removed).await?,
-        };
-        let events = if changed {
-            derive_events(kind, id, false, &facts, change)
-        } else {
-            Vec::new()
-        };
-        outbox::record(&mut tx, tenant, events, change).await?;
-    }
-    tx.commit().await.map_err(backend)?;
-    Ok(out)
+            let mut changed = false;
+            if let Some(new) = new.as_ref().filter(|n| n.differs(&cur)) {
+                write_document(conn, tenant, kind, cur.seq, new)?;
+                changed = true;
+            }
+            let mut delta = MemberDelta::default();
+            if kind == ResourceKind::Group {
+                for op in &member_ops {
+                    match op {
+                        MemberOp::Add(refs) => {
+                            let seqs = resolve_members(conn, tenant, refs)?;
+                            delta.record(insert_members(conn, tenant, cur.seq, &seqs)?, true);
+                        }
+                        MemberOp::Remove(ids) => {
+                            delta.record(remove_members_by_id(conn, tenant, cur.seq, ids)?, false);
+                        }
+                        MemberOp::Clear => {
+                            let gone = query_all(
+                                conn,
+                                "DELETE FROM members WHERE group_seq = ?1 RETURNING member_seq",
+                                [cur.seq],
+                                |row| row.get(0),
+                            )?;
+                            delta.record(gone, false);
+                        }
+                    }
+                }
+                changed |= delta.touched();
+            }
+            let (added, removed) = delta.net();
+            if let Some(hash) = &password_hash {
+                set_password(conn, cur.seq, hash)?;
+                changed = true;
+            }
+            let outcome = Outcome {
+                changed,
+                added,
+                removed,
+            };
+            let password_set = password_hash.is_some();
+            finish_write(
+                conn,
+                tenant,
+                kind,
+                &id,
+                cur,
+                outcome,
+                password_set,
+                load,
+                change.as_ref(),
+            )
+        })
+        .await
 }
 
 pub(crate) async fn delete(
@@ -790,45 +802,33 @@ pub(crate) async fn delete(
     expected_version: Option<i64>,
     change: Option<&Change>,
 ) -> Result<(), StoreError> {
-    let mut tx = store.begin().await?;
-    let cur = locate(&mut tx, tenant, kind, id).await?;
-    if let Some(expected) = expected_version
-        && expected != cur.version
-    {
-        return Err(StoreError::VersionMismatch {
-            current: cur.version,
-        });
-    }
-    // Groups that lose this member change: new version, so their ETags change.
-    let now = now_micros();
-    sqlx::query(
-        "UPDATE resources SET version = version + 1, modified = ?1, modified_us = ?2 \
-         WHERE seq IN (SELECT group_seq FROM members WHERE member_seq = ?3)",
-    )
-    .bind(format_rfc3339(now))
-    .bind(now)
-    .bind(cur.seq)
-    .execute(&mut *tx)
-    .await
-    .map_err(backend)?;
-    // Index rows and memberships in both directions go by ON DELETE CASCADE.
-    sqlx::query("DELETE FROM resources WHERE seq = ?1")
-        .bind(cur.seq)
-        .execute(&mut *tx)
+    let (id, change) = (id.to_owned(), change.cloned());
+    store
+        .write(move |conn| {
+            let cur = locate(conn, tenant, kind, &id)?;
+            version_mismatch(expected_version, cur.version)?;
+            // Groups that lose this member change: new version, so their ETags change.
+            let now = now_micros();
+            execute(
+                conn,
+                "UPDATE resources SET version = version + 1, modified = ?1, modified_us = ?2 \
+                 WHERE seq IN (SELECT group_seq FROM members WHERE member_seq = ?3)",
+                (format_rfc3339(now), now, cur.seq),
+            )?;
+            // Index rows and memberships in both directions go by ON DELETE CASCADE.
+            execute(conn, "DELETE FROM resources WHERE seq = ?1", [cur.seq])?;
+            execute(
+                conn,
+                "UPDATE resource_counts SET n = n - 1 WHERE tenant_id = ?1 AND kind = ?2",
+                (tenant.0, kind_code(kind)),
+            )?;
+            if let Some(change) = &change {
+                let events = derive_events(kind, &id, true, &WriteFacts::default(), change);
+                outbox::record(conn, tenant, events, change)?;
+            }
+            Ok(())
+        })
         .await
-        .map_err(backend)?;
-    sqlx::query("UPDATE resource_counts SET n = n - 1 WHERE tenant_id = ?1 AND kind = ?2")
-        .bind(tenant.0)
-        .bind(kind_code(kind))
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
-    if let Some(change) = change {
-        let events = derive_events(kind, id, true, &WriteFacts::default(), change);
-        outbox::record(&mut tx, tenant, events, change).await?;
-    }
-    tx.commit().await.map_err(backend)?;
-    Ok(())
 }
 
 fn plan(
@@ -848,57 +848,51 @@ pub(crate) async fn query(
     query: &Query,
 ) -> Result<QueryResult, StoreError> {
     let plan = plan(store, tenant, kind, query)?;
-    // One read transaction: the total and the page come from the same snapshot. Dropped
-    // (for example when the request is cancelled), it rolls back.
-    let mut tx = store.inner.read.begin().await.map_err(backend)?;
-    let result = run_query(&mut tx, tenant, kind, query, &plan).await?;
-    tx.commit().await.map_err(backend)?;
-    Ok(result)
+    let load = query.load;
+    store
+        .read(move |conn| {
+            // One read transaction: the total, the page and its members come from the same
+            // snapshot.
+            let tx = conn.unchecked_transaction().map_err(backend)?;
+            let result = run_query(&tx, tenant, kind, load, &plan)?;
+            tx.commit().map_err(backend)?;
+            Ok(result)
+        })
+        .await
 }
 
-async fn run_query(
-    conn: &mut SqliteConnection,
+fn run_query(
+    conn: &Connection,
     tenant: TenantId,
     kind: ResourceKind,
-    query: &Query,
+    load: Load,
     plan: &Plan,
 ) -> Result<QueryResult, StoreError> {
     let total: i64 = match &plan.count {
-        Some((sql, binds)) => bind_all(sqlx::query(sqlx::AssertSqlSafe(sql.clone())), binds)
-            .fetch_one(&mut *conn)
-            .await
-            .and_then(|row| row.try_get("n"))
-            .map_err(backend)?,
-        None => sqlx::query("SELECT n FROM resource_counts WHERE tenant_id = ?1 AND kind = ?2")
-            .bind(tenant.0)
-            .bind(kind_code(kind))
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(backend)?
-            .map(|row| row.try_get("n"))
-            .transpose()
-            .map_err(backend)?
-            .unwrap_or(0),
+        Some((sql, binds)) => {
+            query_opt(conn, sql, params_of(binds), |row| row.get(0))?.unwrap_or(0)
+        }
+        None => query_opt(
+            conn,
+            "SELECT n FROM resource_counts WHERE tenant_id = ?1 AND kind = ?2",
+            (tenant.0, kind_code(kind)),
+            |row| row.get(0),
+        )?
+        .unwrap_or(0),
     };
-    let rows = bind_all(
-        sqlx::query(sqlx::AssertSqlSafe(plan.page.clone())),
-        &plan.binds,
-    )
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(backend)?;
-    let mut page = Vec::with_capacity(rows.len());
-    for row in &rows {
-        let value = if plan.numeric_sort {
-            row.try_get::<Option<f64>, _>("sort_value")
-                .map_err(backend)?
-                .map(SqlValue::Num)
+    let numeric = plan.numeric_sort;
+    let rows = query_all(conn, &plan.page, params_of(&plan.binds), |row| {
+        let value = if numeric {
+            row.get::<_, Option<f64>>("sort_value")?.map(SqlValue::Num)
         } else {
-            row.try_get::<Option<String>, _>("sort_value")
-                .map_err(backend)?
+            row.get::<_, Option<String>>("sort_value")?
                 .map(SqlValue::Text)
         };
-        let resource = resource_from_row(row)?;
+        Ok((value, ResourceRow::read(row)?))
+    })?;
+    let mut page = Vec::with_capacity(rows.len());
+    for (value, row) in rows {
+        let resource = row.decode()?;
         page.push((
             Position {
                 value,
@@ -938,7 +932,7 @@ async fn run_query(
         }
     }
     let mut resources: Vec<StoredResource> = page.into_iter().map(|(_, r)| r).collect();
-    load_into(conn, &mut resources, query.load).await?;
+    load_into(conn, &mut resources, load)?;
     Ok(QueryResult {
         total: u64::try_from(total).unwrap_or(0),
         resources,
@@ -955,21 +949,22 @@ pub(crate) async fn explain(
     query: &Query,
 ) -> Result<Vec<String>, StoreError> {
     let plan = plan(store, tenant, kind, query)?;
-    let mut conn = store.inner.read.acquire().await.map_err(backend)?;
-    let mut out = Vec::new();
-    let mut statements = vec![(plan.page.clone(), plan.binds.clone())];
-    statements.extend(plan.count.clone());
-    for (sql, binds) in statements {
-        let rows = bind_all(
-            sqlx::query(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}"))),
-            &binds,
-        )
-        .fetch_all(&mut *conn)
+    store
+        .read(move |conn| {
+            let mut out = Vec::new();
+            let mut statements = vec![(plan.page.clone(), plan.binds.clone())];
+            statements.extend(plan.count.clone());
+            for (sql, binds) in statements {
+                let mut st = conn
+                    .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                    .map_err(backend)?;
+                let details = st
+                    .query_map(params_of(&binds), |row| row.get::<_, String>("detail"))
+                    .and_then(Iterator::collect::<rusqlite::Result<Vec<_>>>)
+                    .map_err(backend)?;
+                out.extend(details);
+            }
+            Ok(out)
+        })
         .await
-        .map_err(backend)?;
-        for row in rows {
-            out.push(row.try_get::<String, _>("detail").map_err(backend)?);
-        }
-    }
-    Ok(out)
 }

@@ -5,7 +5,7 @@
 //! version intact. A database written by a newer build (a higher version than this build
 //! knows) is refused rather than guessed at.
 
-use sqlx::{Connection, Row, SqliteConnection};
+use rusqlite::{Connection, TransactionBehavior};
 
 use scimd_store::StoreError;
 
@@ -164,33 +164,29 @@ CREATE TABLE admin_tokens (
 ];
 
 /// Brings the database to the latest schema version.
-pub async fn migrate(conn: &mut SqliteConnection) -> Result<(), StoreError> {
-    sqlx::raw_sql("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-        .execute(&mut *conn)
-        .await
+pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    conn.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
         .map_err(backend)?;
     let known = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
     for (version, sql) in (1_i64..).zip(MIGRATIONS.iter()) {
         // The version is read inside the write transaction, so two processes opening the
         // same new file apply each migration once.
-        let mut tx = conn.begin_with("BEGIN IMMEDIATE").await.map_err(backend)?;
-        let current = current_version(&mut tx).await?;
-        if current >= version {
-            tx.commit().await.map_err(backend)?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(backend)?;
+        if current_version(&tx)? >= version {
+            tx.commit().map_err(backend)?;
             continue;
         }
-        sqlx::raw_sql(*sql)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
-        sqlx::query("INSERT INTO schema_version (version) VALUES (?1)")
-            .bind(version)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
-        tx.commit().await.map_err(backend)?;
+        tx.execute_batch(sql).map_err(backend)?;
+        tx.execute(
+            "INSERT INTO schema_version (version) VALUES (?1)",
+            [version],
+        )
+        .map_err(backend)?;
+        tx.commit().map_err(backend)?;
     }
-    let current = current_version(conn).await?;
+    let current = current_version(conn)?;
     if current > known {
         return Err(StoreError::Backend(format!(
             "the database schema is version {current}, newer than this build's {known}"
@@ -199,10 +195,11 @@ pub async fn migrate(conn: &mut SqliteConnection) -> Result<(), StoreError> {
     Ok(())
 }
 
-async fn current_version(conn: &mut SqliteConnection) -> Result<i64, StoreError> {
-    sqlx::query("SELECT COALESCE(MAX(version), 0) AS v FROM schema_version")
-        .fetch_one(&mut *conn)
-        .await
-        .and_then(|row| row.try_get("v"))
-        .map_err(backend)
+fn current_version(conn: &Connection) -> Result<i64, StoreError> {
+    conn.query_row(
+        "SELECT COALESCE(MAX(version), 0) FROM schema_version",
+        [],
+        |row| row.get(0),
+    )
+    .map_err(backend)
 }

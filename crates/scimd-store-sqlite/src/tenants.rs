@@ -3,12 +3,12 @@
 //! Credential secrets never reach this module: bearer tokens arrive as their SHA-256 (looked
 //! up through an index), Basic secrets as argon2id hashes that the server verifies.
 
+use rusqlite::{OptionalExtension, Row};
 use scimd_core::datetime::format_rfc3339;
 use scimd_store::{Credential, CredentialKind, StoreError, Tenant, TenantId};
 use serde_json::Value;
-use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
 
+use crate::db::{is_foreign_key_violation, is_unique_violation};
 use crate::{SqliteStore, backend, now_micros};
 
 const TENANT_COLS: &str =
@@ -16,38 +16,74 @@ const TENANT_COLS: &str =
 const CREDENTIAL_COLS: &str = "c.id AS c_id, c.tenant_id AS c_tenant_id, c.kind AS c_kind, c.label AS c_label, \
      c.client_id AS c_client_id, c.secret_hash AS c_secret_hash, c.created AS c_created, c.revoked AS c_revoked";
 
-fn tenant_from_row(row: &SqliteRow) -> Result<Tenant, StoreError> {
-    let settings: String = row.try_get("t_settings").map_err(backend)?;
-    Ok(Tenant {
-        id: TenantId(row.try_get("t_id").map_err(backend)?),
-        name: row.try_get("t_name").map_err(backend)?,
-        settings: serde_json::from_str(&settings)
-            .map_err(|e| StoreError::Backend(format!("tenant settings: {e}")))?,
-        created: row.try_get("t_created").map_err(backend)?,
-    })
+/// A row's values, decoded after the statement (decoding errors are not SQLite's).
+struct TenantRow {
+    id: i64,
+    name: String,
+    settings: String,
+    created: String,
 }
 
-fn credential_from_row(row: &SqliteRow) -> Result<Credential, StoreError> {
-    let kind: String = row.try_get("c_kind").map_err(backend)?;
-    Ok(Credential {
-        id: row.try_get("c_id").map_err(backend)?,
-        tenant_id: TenantId(row.try_get("c_tenant_id").map_err(backend)?),
-        kind: CredentialKind::parse(&kind)
-            .ok_or_else(|| StoreError::Backend(format!("unknown credential kind {kind}")))?,
-        label: row.try_get("c_label").map_err(backend)?,
-        client_id: row.try_get("c_client_id").map_err(backend)?,
-        secret_hash: row.try_get("c_secret_hash").map_err(backend)?,
-        created: row.try_get("c_created").map_err(backend)?,
-        revoked: row.try_get::<i64, _>("c_revoked").map_err(backend)? != 0,
-    })
+impl TenantRow {
+    fn read(row: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            id: row.get("t_id")?,
+            name: row.get("t_name")?,
+            settings: row.get("t_settings")?,
+            created: row.get("t_created")?,
+        })
+    }
+
+    fn decode(self) -> Result<Tenant, StoreError> {
+        Ok(Tenant {
+            id: TenantId(self.id),
+            name: self.name,
+            settings: serde_json::from_str(&self.settings)
+                .map_err(|e| StoreError::Backend(format!("tenant settings: {e}")))?,
+            created: self.created,
+        })
+    }
 }
 
-fn is_unique_violation(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
+struct CredentialRow {
+    id: i64,
+    tenant_id: i64,
+    kind: String,
+    label: String,
+    client_id: Option<String>,
+    secret_hash: String,
+    created: String,
+    revoked: bool,
 }
 
-fn is_foreign_key_violation(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::Database(db) if db.is_foreign_key_violation())
+impl CredentialRow {
+    fn read(row: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            id: row.get("c_id")?,
+            tenant_id: row.get("c_tenant_id")?,
+            kind: row.get("c_kind")?,
+            label: row.get("c_label")?,
+            client_id: row.get("c_client_id")?,
+            secret_hash: row.get("c_secret_hash")?,
+            created: row.get("c_created")?,
+            revoked: row.get::<_, i64>("c_revoked")? != 0,
+        })
+    }
+
+    fn decode(self) -> Result<Credential, StoreError> {
+        Ok(Credential {
+            id: self.id,
+            tenant_id: TenantId(self.tenant_id),
+            kind: CredentialKind::parse(&self.kind).ok_or_else(|| {
+                StoreError::Backend(format!("unknown credential kind {}", self.kind))
+            })?,
+            label: self.label,
+            client_id: self.client_id,
+            secret_hash: self.secret_hash,
+            created: self.created,
+            revoked: self.revoked,
+        })
+    }
 }
 
 pub(crate) async fn create_tenant(
@@ -56,24 +92,26 @@ pub(crate) async fn create_tenant(
     settings: Value,
 ) -> Result<Tenant, StoreError> {
     let created = format_rfc3339(now_micros());
-    let row = sqlx::query(
-        "INSERT INTO tenants (name, settings, created) VALUES (?1, ?2, ?3) RETURNING id",
-    )
-    .bind(name)
-    .bind(settings.to_string())
-    .bind(&created)
-    .fetch_one(&store.inner.write)
-    .await
-    .map_err(|e| {
-        if is_unique_violation(&e) {
-            StoreError::TenantExists
-        } else {
-            backend(e)
-        }
-    })?;
+    let (name, text, stamp) = (name.to_owned(), settings.to_string(), created.clone());
+    let (id, name) = store
+        .write(move |conn| {
+            conn.prepare_cached(
+                "INSERT INTO tenants (name, settings, created) VALUES (?1, ?2, ?3) RETURNING id",
+            )
+            .and_then(|mut st| st.query_row((&name, &text, &stamp), |row| row.get::<_, i64>(0)))
+            .map(|id| (id, name))
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    StoreError::TenantExists
+                } else {
+                    backend(e)
+                }
+            })
+        })
+        .await?;
     Ok(Tenant {
-        id: TenantId(row.try_get("id").map_err(backend)?),
-        name: name.to_owned(),
+        id: TenantId(id),
+        name,
         settings,
         created,
     })
@@ -83,40 +121,51 @@ pub(crate) async fn tenant_by_name(
     store: &SqliteStore,
     name: &str,
 ) -> Result<Option<Tenant>, StoreError> {
-    let sql = format!("SELECT {TENANT_COLS} FROM tenants t WHERE t.name = ?1");
-    sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(name)
-        .fetch_optional(&store.inner.read)
+    let name = name.to_owned();
+    store
+        .read(move |conn| {
+            conn.prepare_cached(&format!(
+                "SELECT {TENANT_COLS} FROM tenants t WHERE t.name = ?1"
+            ))
+            .and_then(|mut st| st.query_row([&name], TenantRow::read).optional())
+            .map_err(backend)?
+            .map(TenantRow::decode)
+            .transpose()
+        })
         .await
-        .map_err(backend)?
-        .as_ref()
-        .map(tenant_from_row)
-        .transpose()
 }
 
 pub(crate) async fn list_tenants(store: &SqliteStore) -> Result<Vec<Tenant>, StoreError> {
-    let sql = format!("SELECT {TENANT_COLS} FROM tenants t ORDER BY t.name");
-    sqlx::query(sqlx::AssertSqlSafe(sql))
-        .fetch_all(&store.inner.read)
+    store
+        .read(|conn| {
+            let mut st = conn
+                .prepare_cached(&format!(
+                    "SELECT {TENANT_COLS} FROM tenants t ORDER BY t.name"
+                ))
+                .map_err(backend)?;
+            let rows = st
+                .query_map([], TenantRow::read)
+                .and_then(Iterator::collect::<rusqlite::Result<Vec<_>>>)
+                .map_err(backend)?;
+            rows.into_iter().map(TenantRow::decode).collect()
+        })
         .await
-        .map_err(backend)?
-        .iter()
-        .map(tenant_from_row)
-        .collect()
 }
 
 pub(crate) async fn delete_tenant(store: &SqliteStore, tenant: TenantId) -> Result<(), StoreError> {
     // Foreign keys cascade to credentials, counts and resources, and from resources to
     // their index rows and memberships; one transaction.
-    let done = sqlx::query("DELETE FROM tenants WHERE id = ?1")
-        .bind(tenant.0)
-        .execute(&store.inner.write)
+    store
+        .write(move |conn| {
+            let n = conn
+                .execute("DELETE FROM tenants WHERE id = ?1", [tenant.0])
+                .map_err(backend)?;
+            if n == 0 {
+                return Err(StoreError::TenantNotFound);
+            }
+            Ok(())
+        })
         .await
-        .map_err(backend)?;
-    if done.rows_affected() == 0 {
-        return Err(StoreError::TenantNotFound);
-    }
-    Ok(())
 }
 
 pub(crate) async fn update_tenant_settings(
@@ -124,18 +173,19 @@ pub(crate) async fn update_tenant_settings(
     tenant: TenantId,
     settings: Value,
 ) -> Result<Tenant, StoreError> {
-    let sql = format!(
-        "UPDATE tenants SET settings = ?1 WHERE id = ?2 RETURNING {}",
-        TENANT_COLS.replace("t.", "")
-    );
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(settings.to_string())
-        .bind(tenant.0)
-        .fetch_optional(&store.inner.write)
+    let text = settings.to_string();
+    store
+        .write(move |conn| {
+            conn.prepare_cached(&format!(
+                "UPDATE tenants SET settings = ?1 WHERE id = ?2 RETURNING {}",
+                TENANT_COLS.replace("t.", "")
+            ))
+            .and_then(|mut st| st.query_row((&text, tenant.0), TenantRow::read).optional())
+            .map_err(backend)?
+            .ok_or(StoreError::TenantNotFound)?
+            .decode()
+        })
         .await
-        .map_err(backend)?
-        .ok_or(StoreError::TenantNotFound)?;
-    tenant_from_row(&row)
 }
 
 pub(crate) async fn create_credential(
@@ -151,40 +201,50 @@ pub(crate) async fn create_credential(
             "a Basic credential needs a client id",
         )));
     }
-    let created = format_rfc3339(now_micros());
-    let row = sqlx::query(
-        "INSERT INTO credentials (tenant_id, kind, label, client_id, secret_hash, created) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
-    )
-    .bind(tenant.0)
-    .bind(kind.as_str())
-    .bind(label)
-    .bind(client_id)
-    .bind(secret_hash)
-    .bind(&created)
-    .fetch_one(&store.inner.write)
-    .await
-    .map_err(|e| {
-        if is_unique_violation(&e) {
-            StoreError::UniqueViolation {
-                attribute: "clientId".into(),
-            }
-        } else if is_foreign_key_violation(&e) {
-            StoreError::TenantNotFound
-        } else {
-            backend(e)
-        }
-    })?;
-    Ok(Credential {
-        id: row.try_get("id").map_err(backend)?,
+    let credential = Credential {
+        id: 0,
         tenant_id: tenant,
         kind,
         label: label.to_owned(),
         client_id: client_id.map(str::to_owned),
         secret_hash: secret_hash.to_owned(),
-        created,
+        created: format_rfc3339(now_micros()),
         revoked: false,
-    })
+    };
+    store
+        .write(move |conn| {
+            let id = conn
+                .prepare_cached(
+                    "INSERT INTO credentials (tenant_id, kind, label, client_id, secret_hash, created) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
+                )
+                .and_then(|mut st| {
+                    st.query_row(
+                        (
+                            tenant.0,
+                            credential.kind.as_str(),
+                            &credential.label,
+                            &credential.client_id,
+                            &credential.secret_hash,
+                            &credential.created,
+                        ),
+                        |row| row.get::<_, i64>(0),
+                    )
+                })
+                .map_err(|e| {
+                    if is_unique_violation(&e) {
+                        StoreError::UniqueViolation {
+                            attribute: "clientId".into(),
+                        }
+                    } else if is_foreign_key_violation(&e) {
+                        StoreError::TenantNotFound
+                    } else {
+                        backend(e)
+                    }
+                })?;
+            Ok(Credential { id, ..credential })
+        })
+        .await
 }
 
 /// An active credential by SHA-256 (bearer) or client id (basic), with its tenant.
@@ -197,36 +257,47 @@ pub(crate) async fn credential_lookup(
         CredentialKind::Bearer => "c.secret_hash",
         CredentialKind::Basic => "c.client_id",
     };
-    let sql = format!(
-        "SELECT {CREDENTIAL_COLS}, {TENANT_COLS} FROM credentials c JOIN tenants t ON t.id = c.tenant_id \
-         WHERE {column} = ?1 AND c.kind = ?2 AND c.revoked = 0 ORDER BY c.id LIMIT 1"
-    );
-    let Some(row) = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(key)
-        .bind(kind.as_str())
-        .fetch_optional(&store.inner.read)
+    let key = key.to_owned();
+    store
+        .read(move |conn| {
+            let found = conn
+                .prepare_cached(&format!(
+                    "SELECT {CREDENTIAL_COLS}, {TENANT_COLS} FROM credentials c \
+                     JOIN tenants t ON t.id = c.tenant_id \
+                     WHERE {column} = ?1 AND c.kind = ?2 AND c.revoked = 0 ORDER BY c.id LIMIT 1"
+                ))
+                .and_then(|mut st| {
+                    st.query_row((&key, kind.as_str()), |row| {
+                        Ok((CredentialRow::read(row)?, TenantRow::read(row)?))
+                    })
+                    .optional()
+                })
+                .map_err(backend)?;
+            found
+                .map(|(c, t)| Ok((c.decode()?, t.decode()?)))
+                .transpose()
+        })
         .await
-        .map_err(backend)?
-    else {
-        return Ok(None);
-    };
-    Ok(Some((credential_from_row(&row)?, tenant_from_row(&row)?)))
 }
 
 pub(crate) async fn list_credentials(
     store: &SqliteStore,
     tenant: TenantId,
 ) -> Result<Vec<Credential>, StoreError> {
-    let sql =
-        format!("SELECT {CREDENTIAL_COLS} FROM credentials c WHERE c.tenant_id = ?1 ORDER BY c.id");
-    sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(tenant.0)
-        .fetch_all(&store.inner.read)
+    store
+        .read(move |conn| {
+            let mut st = conn
+                .prepare_cached(&format!(
+                    "SELECT {CREDENTIAL_COLS} FROM credentials c WHERE c.tenant_id = ?1 ORDER BY c.id"
+                ))
+                .map_err(backend)?;
+            let rows = st
+                .query_map([tenant.0], CredentialRow::read)
+                .and_then(Iterator::collect::<rusqlite::Result<Vec<_>>>)
+                .map_err(backend)?;
+            rows.into_iter().map(CredentialRow::decode).collect()
+        })
         .await
-        .map_err(backend)?
-        .iter()
-        .map(credential_from_row)
-        .collect()
 }
 
 pub(crate) async fn revoke_credential(
@@ -234,14 +305,18 @@ pub(crate) async fn revoke_credential(
     tenant: TenantId,
     id: i64,
 ) -> Result<(), StoreError> {
-    let done = sqlx::query("UPDATE credentials SET revoked = 1 WHERE id = ?1 AND tenant_id = ?2")
-        .bind(id)
-        .bind(tenant.0)
-        .execute(&store.inner.write)
+    store
+        .write(move |conn| {
+            let n = conn
+                .execute(
+                    "UPDATE credentials SET revoked = 1 WHERE id = ?1 AND tenant_id = ?2",
+                    (id, tenant.0),
+                )
+                .map_err(backend)?;
+            if n == 0 {
+                return Err(StoreError::NotFound);
+            }
+            Ok(())
+        })
         .await
-        .map_err(backend)?;
-    if done.rows_affected() == 0 {
-        return Err(StoreError::NotFound);
-    }
-    Ok(())
 }

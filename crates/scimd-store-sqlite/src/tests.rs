@@ -171,10 +171,11 @@ async fn newer_schema_is_refused() {
     let s = SqliteStore::open(path.to_str().unwrap(), reg.clone())
         .await
         .unwrap();
-    sqlx::query("INSERT INTO schema_version (version) VALUES (99)")
-        .execute(&s.inner.write)
-        .await
-        .unwrap();
+    s.write(|conn| {
+        crate::db::execute(conn, "INSERT INTO schema_version (version) VALUES (99)", [])
+    })
+    .await
+    .unwrap();
     s.close().await;
     // Opening twice is idempotent; a schema from a newer build is not touched.
     let err = SqliteStore::open(path.to_str().unwrap(), reg)
@@ -184,4 +185,53 @@ async fn newer_schema_is_refused() {
         matches!(&err, StoreError::Backend(m) if m.contains("newer")),
         "{err:?}"
     );
+}
+
+/// Writes queued together commit together, each in its own savepoint: a failing write
+/// (a duplicate userName) undoes itself and nothing else, and leaves no index rows behind.
+#[tokio::test]
+async fn group_commit_isolates_failed_writes() {
+    let db = open().await;
+    let s = &db.store;
+    let t = tenant(s, "acme").await;
+    let mut writes = tokio::task::JoinSet::new();
+    for i in 0..64 {
+        let s = s.clone();
+        // Names repeat every 16: 16 winners, 48 conflicts, all in flight at once.
+        let name = format!("user{}", i % 16);
+        writes.spawn(async move { s.create(t, user(&format!("id{i}"), &name, json!({}))).await });
+    }
+    let (mut created, mut conflicts) = (0, 0);
+    while let Some(done) = writes.join_next().await {
+        match done.unwrap() {
+            Ok(_) => created += 1,
+            Err(StoreError::UniqueViolation { attribute }) => {
+                assert_eq!(attribute, "userName");
+                conflicts += 1;
+            }
+            Err(e) => panic!("unexpected {e:?}"),
+        }
+    }
+    assert_eq!((created, conflicts), (16, 48));
+    let all = s.query(t, ResourceKind::User, &list(None)).await.unwrap();
+    assert_eq!(all.total, 16);
+    assert_eq!(all.resources.len(), 16);
+    // Every winner is found through its index row, and no loser left one.
+    let found = s
+        .query(t, ResourceKind::User, &list(Some("userName sw \"user\"")))
+        .await
+        .unwrap();
+    assert_eq!(found.total, 16);
+    let orphans: i64 = s
+        .read(|conn| {
+            conn.query_row(
+                "SELECT COUNT(*) FROM attr_index WHERE seq NOT IN (SELECT seq FROM resources)",
+                [],
+                |row| row.get(0),
+            )
+            .map_err(crate::backend)
+        })
+        .await
+        .unwrap();
+    assert_eq!(orphans, 0);
 }

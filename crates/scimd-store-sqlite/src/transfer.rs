@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use rusqlite::Connection;
 use scimd_core::datetime::parse_rfc3339;
 use scimd_core::schema::ResourceKind;
 use scimd_store::sql::{kind_code, kind_from_code};
@@ -11,9 +12,11 @@ use scimd_store::transfer::{
     ExportedCredential, ExportedMember, ExportedResource, TenantExport, Transfer,
 };
 use scimd_store::{CredentialKind, StoreError, Tenant, TenantId};
-use sqlx::Row;
 
-use crate::resources::{derive, insert_index, insert_members, parse_document, write_error};
+use crate::db::{execute, is_unique_violation, query_all, query_opt};
+use crate::resources::{
+    Derived, derive, insert_index, insert_members, parse_document, write_error,
+};
 use crate::{SqliteStore, backend};
 
 fn micros(stamp: &str) -> Result<i64, StoreError> {
@@ -28,189 +31,253 @@ fn kind_of(code: i64) -> Result<ResourceKind, StoreError> {
     kind_from_code(code).ok_or_else(|| StoreError::Backend(format!("unknown resource kind {code}")))
 }
 
-impl Transfer for SqliteStore {
-    async fn export_tenant(&self, name: &str) -> Result<TenantExport, StoreError> {
-        let mut tx = self.inner.read.begin().await.map_err(backend)?;
-        let row = sqlx::query("SELECT id, settings, created FROM tenants WHERE name = ?1")
-            .bind(name)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(backend)?
-            .ok_or(StoreError::TenantNotFound)?;
-        let tenant: i64 = row.try_get("id").map_err(backend)?;
-        let settings: String = row.try_get("settings").map_err(backend)?;
-        let mut export = TenantExport {
-            name: name.to_owned(),
-            settings: serde_json::from_str(&settings)
-                .map_err(|e| StoreError::Backend(format!("tenant settings: {e}")))?,
-            created: row.try_get("created").map_err(backend)?,
-            credentials: Vec::new(),
-            resources: Vec::new(),
-            members: Vec::new(),
-        };
-        for row in sqlx::query(
-            "SELECT kind, label, client_id, secret_hash, created, revoked FROM credentials \
-             WHERE tenant_id = ?1 ORDER BY id",
-        )
-        .bind(tenant)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(backend)?
-        {
-            let kind: String = row.try_get("kind").map_err(backend)?;
-            export.credentials.push(ExportedCredential {
-                kind: CredentialKind::parse(&kind).ok_or_else(|| {
-                    StoreError::Backend(format!("unknown credential kind {kind}"))
-                })?,
-                label: row.try_get("label").map_err(backend)?,
-                client_id: row.try_get("client_id").map_err(backend)?,
-                secret_hash: row.try_get("secret_hash").map_err(backend)?,
-                created: row.try_get("created").map_err(backend)?,
-                revoked: row.try_get::<i64, _>("revoked").map_err(backend)? != 0,
-            });
-        }
-        for row in sqlx::query(
-            "SELECT kind, id, version, created, modified, unique_key, external_id, display, \
-             password_hash, data FROM resources WHERE tenant_id = ?1 ORDER BY seq",
-        )
-        .bind(tenant)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(backend)?
-        {
-            let data: String = row.try_get("data").map_err(backend)?;
-            export.resources.push(ExportedResource {
-                kind: kind_of(row.try_get("kind").map_err(backend)?)?,
-                id: row.try_get("id").map_err(backend)?,
-                version: row.try_get("version").map_err(backend)?,
-                created: row.try_get("created").map_err(backend)?,
-                modified: row.try_get("modified").map_err(backend)?,
-                unique_key: row.try_get("unique_key").map_err(backend)?,
-                external_id: row.try_get("external_id").map_err(backend)?,
-                display: row.try_get("display").map_err(backend)?,
-                password_hash: row.try_get("password_hash").map_err(backend)?,
-                document: parse_document(&data)?,
-            });
-        }
-        for row in sqlx::query(
-            "SELECT g.id AS group_id, x.id AS member_id, x.kind AS member_kind, m.display \
-             FROM members m JOIN resources g ON g.seq = m.group_seq \
-             JOIN resources x ON x.seq = m.member_seq \
-             WHERE g.tenant_id = ?1 ORDER BY g.seq, x.seq",
-        )
-        .bind(tenant)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(backend)?
-        {
-            export.members.push(ExportedMember {
-                group: row.try_get("group_id").map_err(backend)?,
-                member: row.try_get("member_id").map_err(backend)?,
-                member_kind: kind_of(row.try_get("member_kind").map_err(backend)?)?,
-                display: row.try_get("display").map_err(backend)?,
-            });
-        }
-        tx.commit().await.map_err(backend)?;
-        Ok(export)
-    }
+fn export_in(conn: &Connection, name: String) -> Result<TenantExport, StoreError> {
+    let (tenant, settings, created) = query_opt(
+        conn,
+        "SELECT id, settings, created FROM tenants WHERE name = ?1",
+        [&name],
+        |row| {
+            Ok((
+                row.get::<_, i64>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, String>(2)?,
+            ))
+        },
+    )?
+    .ok_or(StoreError::TenantNotFound)?;
+    let credentials = query_all(
+        conn,
+        "SELECT kind, label, client_id, secret_hash, created, revoked FROM credentials \
+         WHERE tenant_id = ?1 ORDER BY id",
+        [tenant],
+        |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                ExportedCredential {
+                    kind: CredentialKind::Bearer,
+                    label: row.get(1)?,
+                    client_id: row.get(2)?,
+                    secret_hash: row.get(3)?,
+                    created: row.get(4)?,
+                    revoked: row.get::<_, i64>(5)? != 0,
+                },
+            ))
+        },
+    )?
+    .into_iter()
+    .map(|(kind, c)| {
+        Ok(ExportedCredential {
+            kind: CredentialKind::parse(&kind)
+                .ok_or_else(|| StoreError::Backend(format!("unknown credential kind {kind}")))?,
+            ..c
+        })
+    })
+    .collect::<Result<Vec<_>, StoreError>>()?;
+    let resources = query_all(
+        conn,
+        "SELECT kind, id, version, created, modified, unique_key, external_id, display, \
+         password_hash, data FROM resources WHERE tenant_id = ?1 ORDER BY seq",
+        [tenant],
+        |row| {
+            Ok((
+                row.get::<_, i64>(0)?,
+                row.get::<_, String>(9)?,
+                ExportedResource {
+                    kind: ResourceKind::User,
+                    id: row.get(1)?,
+                    version: row.get(2)?,
+                    created: row.get(3)?,
+                    modified: row.get(4)?,
+                    unique_key: row.get(5)?,
+                    external_id: row.get(6)?,
+                    display: row.get(7)?,
+                    password_hash: row.get(8)?,
+                    document: Default::default(),
+                },
+            ))
+        },
+    )?
+    .into_iter()
+    .map(|(code, data, r)| {
+        Ok(ExportedResource {
+            kind: kind_of(code)?,
+            document: parse_document(&data)?,
+            ..r
+        })
+    })
+    .collect::<Result<Vec<_>, StoreError>>()?;
+    let members = query_all(
+        conn,
+        "SELECT g.id, x.id, x.kind, m.display \
+         FROM members m JOIN resources g ON g.seq = m.group_seq \
+         JOIN resources x ON x.seq = m.member_seq \
+         WHERE g.tenant_id = ?1 ORDER BY g.seq, x.seq",
+        [tenant],
+        |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, i64>(2)?,
+                row.get::<_, Option<String>>(3)?,
+            ))
+        },
+    )?
+    .into_iter()
+    .map(|(group, member, code, display)| {
+        Ok(ExportedMember {
+            group,
+            member,
+            member_kind: kind_of(code)?,
+            display,
+        })
+    })
+    .collect::<Result<Vec<_>, StoreError>>()?;
+    Ok(TenantExport {
+        name,
+        settings: serde_json::from_str(&settings)
+            .map_err(|e| StoreError::Backend(format!("tenant settings: {e}")))?,
+        created,
+        credentials,
+        resources,
+        members,
+    })
+}
 
-    async fn import_tenant(&self, export: &TenantExport) -> Result<Tenant, StoreError> {
-        let mut tx = self.begin().await?;
-        let id: i64 = sqlx::query_scalar(
+fn import_in(
+    conn: &Connection,
+    export: &TenantExport,
+    derived: &[Derived],
+) -> Result<Tenant, StoreError> {
+    let id: i64 = conn
+        .prepare_cached(
             "INSERT INTO tenants (name, settings, created) VALUES (?1, ?2, ?3) RETURNING id",
         )
-        .bind(&export.name)
-        .bind(export.settings.to_string())
-        .bind(&export.created)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(|e| match &e {
-            sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::TenantExists,
-            _ => backend(e),
-        })?;
-        let tenant = TenantId(id);
-        for c in &export.credentials {
-            sqlx::query(
-                "INSERT INTO credentials (tenant_id, kind, label, client_id, secret_hash, created, revoked) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        .and_then(|mut st| {
+            st.query_row(
+                (&export.name, export.settings.to_string(), &export.created),
+                |row| row.get(0),
             )
-            .bind(id)
-            .bind(c.kind.as_str())
-            .bind(&c.label)
-            .bind(&c.client_id)
-            .bind(&c.secret_hash)
-            .bind(&c.created)
-            .bind(i64::from(c.revoked))
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| match &e {
-                sqlx::Error::Database(db) if db.is_unique_violation() => {
-                    StoreError::UniqueViolation {
-                        attribute: "clientId".into(),
-                    }
+        })
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                StoreError::TenantExists
+            } else {
+                backend(e)
+            }
+        })?;
+    let tenant = TenantId(id);
+    for c in &export.credentials {
+        conn.prepare_cached(
+            "INSERT INTO credentials (tenant_id, kind, label, client_id, secret_hash, created, revoked) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )
+        .and_then(|mut st| {
+            st.execute((
+                id,
+                c.kind.as_str(),
+                &c.label,
+                &c.client_id,
+                &c.secret_hash,
+                &c.created,
+                i64::from(c.revoked),
+            ))
+        })
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                StoreError::UniqueViolation {
+                    attribute: "clientId".into(),
                 }
-                _ => backend(e),
-            })?;
-        }
-        let mut seqs: HashMap<(i64, &str), i64> = HashMap::new();
-        for r in &export.resources {
-            let d = derive(self, r.kind, &r.document, r.display.as_deref())?;
-            let seq: i64 = sqlx::query_scalar(
+            } else {
+                backend(e)
+            }
+        })?;
+    }
+    let mut seqs: HashMap<(i64, &str), i64> = HashMap::new();
+    for (r, d) in export.resources.iter().zip(derived) {
+        let seq: i64 = conn
+            .prepare_cached(
                 "INSERT INTO resources (tenant_id, kind, id, unique_key, external_id, display, \
                  display_key, sort_name, version, created, created_us, modified, modified_us, data, \
                  password_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) \
                  RETURNING seq",
             )
-            .bind(id)
-            .bind(kind_code(r.kind))
-            .bind(&r.id)
-            .bind(&r.unique_key)
-            .bind(&r.external_id)
-            .bind(&r.display)
-            .bind(d.display_key)
-            .bind(d.sort_name)
-            .bind(r.version)
-            .bind(&r.created)
-            .bind(micros(&r.created)?)
-            .bind(&r.modified)
-            .bind(micros(&r.modified)?)
-            .bind(d.data)
-            .bind(&r.password_hash)
-            .fetch_one(&mut *tx)
-            .await
+            .and_then(|mut st| {
+                st.query_row(
+                    rusqlite::params![
+                        id,
+                        kind_code(r.kind),
+                        r.id,
+                        r.unique_key,
+                        r.external_id,
+                        r.display,
+                        d.display_key,
+                        d.sort_name,
+                        r.version,
+                        r.created,
+                        micros(&r.created).unwrap_or_default(),
+                        r.modified,
+                        micros(&r.modified).unwrap_or_default(),
+                        d.data,
+                        r.password_hash,
+                    ],
+                    |row| row.get(0),
+                )
+            })
             .map_err(|e| write_error(e, r.kind))?;
-            insert_index(&mut tx, tenant, r.kind, seq, &d.rows).await?;
-            seqs.insert((kind_code(r.kind), r.id.as_str()), seq);
-        }
-        for (kind, n) in [ResourceKind::User, ResourceKind::Group]
-            .map(|k| (k, export.resources.iter().filter(|r| r.kind == k).count()))
-        {
-            sqlx::query("INSERT INTO resource_counts (tenant_id, kind, n) VALUES (?1, ?2, ?3)")
-                .bind(id)
-                .bind(kind_code(kind))
-                .bind(i64::try_from(n).unwrap_or(i64::MAX))
-                .execute(&mut *tx)
-                .await
-                .map_err(backend)?;
-        }
-        let group_code = kind_code(ResourceKind::Group);
-        for m in &export.members {
-            let (Some(&group), Some(&member)) = (
-                seqs.get(&(group_code, m.group.as_str())),
-                seqs.get(&(kind_code(m.member_kind), m.member.as_str())),
-            ) else {
-                return Err(StoreError::MemberNotFound {
-                    value: format!("{} (in {})", m.member, m.group),
-                });
-            };
-            insert_members(&mut tx, tenant, group, &[(member, m.display.clone())]).await?;
-        }
-        tx.commit().await.map_err(backend)?;
-        Ok(Tenant {
-            id: tenant,
-            name: export.name.clone(),
-            settings: export.settings.clone(),
-            created: export.created.clone(),
+        insert_index(conn, tenant, r.kind, seq, &d.rows)?;
+        seqs.insert((kind_code(r.kind), r.id.as_str()), seq);
+    }
+    for (kind, n) in [ResourceKind::User, ResourceKind::Group]
+        .map(|k| (k, export.resources.iter().filter(|r| r.kind == k).count()))
+    {
+        execute(
+            conn,
+            "INSERT INTO resource_counts (tenant_id, kind, n) VALUES (?1, ?2, ?3)",
+            (id, kind_code(kind), i64::try_from(n).unwrap_or(i64::MAX)),
+        )?;
+    }
+    let group_code = kind_code(ResourceKind::Group);
+    for m in &export.members {
+        let (Some(&group), Some(&member)) = (
+            seqs.get(&(group_code, m.group.as_str())),
+            seqs.get(&(kind_code(m.member_kind), m.member.as_str())),
+        ) else {
+            return Err(StoreError::MemberNotFound {
+                value: format!("{} (in {})", m.member, m.group),
+            });
+        };
+        insert_members(conn, tenant, group, &[(member, m.display.clone())])?;
+    }
+    Ok(Tenant {
+        id: tenant,
+        name: export.name.clone(),
+        settings: export.settings.clone(),
+        created: export.created.clone(),
+    })
+}
+
+impl Transfer for SqliteStore {
+    async fn export_tenant(&self, name: &str) -> Result<TenantExport, StoreError> {
+        let name = name.to_owned();
+        self.read(move |conn| {
+            let tx = conn.unchecked_transaction().map_err(backend)?;
+            let export = export_in(&tx, name)?;
+            tx.commit().map_err(backend)?;
+            Ok(export)
         })
+        .await
+    }
+
+    async fn import_tenant(&self, export: &TenantExport) -> Result<Tenant, StoreError> {
+        // Timestamps and index rows are checked and computed before the write.
+        let mut derived = Vec::with_capacity(export.resources.len());
+        for r in &export.resources {
+            micros(&r.created)?;
+            micros(&r.modified)?;
+            derived.push(derive(self, r.kind, &r.document, r.display.as_deref())?);
+        }
+        let export = export.clone();
+        self.write(move |conn| import_in(conn, &export, &derived))
+            .await
     }
 }

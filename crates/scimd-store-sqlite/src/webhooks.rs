@@ -7,15 +7,15 @@
 //! A delivery's "head of its endpoint" test is a `MIN(id)` over the partial index of
 //! pending deliveries, so claiming costs one index probe per endpoint.
 
+use rusqlite::{Connection, Row};
 use scimd_core::datetime::format_rfc3339;
 use scimd_store::webhooks::{
     Attempt, AttemptOutcome, AttemptRecord, ClaimedDelivery, Delivery, DeliveryStatus, Endpoint,
     NewDelivery, NewEndpoint, WebhookFormat, WebhookStore,
 };
 use scimd_store::{StoreError, TenantId};
-use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
 
+use crate::db::{execute, is_foreign_key_violation, query_all, query_opt};
 use crate::{SqliteStore, backend, now_micros};
 
 /// The schema of the webhook tables (appended to [`crate::schema::MIGRATIONS`]).
@@ -88,91 +88,112 @@ macro_rules! delivery_cols {
     };
 }
 
-fn endpoint_from_row(row: &SqliteRow) -> Result<Endpoint, StoreError> {
-    let events: String = row.try_get("e_events").map_err(backend)?;
-    let format: String = row.try_get("e_format").map_err(backend)?;
+fn endpoint_from_row(row: &Row<'_>) -> rusqlite::Result<(Endpoint, String, String)> {
+    let endpoint = Endpoint {
+        id: row.get("e_id")?,
+        tenant_id: TenantId(row.get("e_tenant_id")?),
+        tenant_name: row.get("e_tenant_name")?,
+        url: row.get("e_url")?,
+        events: Vec::new(),
+        secret: row.get("e_secret")?,
+        format: WebhookFormat::Json,
+        created: row.get("e_created")?,
+        enabled: row.get::<_, i64>("e_enabled")? != 0,
+        cursor: row.get("e_cursor")?,
+    };
+    Ok((endpoint, row.get("e_events")?, row.get("e_format")?))
+}
+
+/// Decodes the JSON and enum columns of an endpoint row.
+fn decode_endpoint(
+    (endpoint, events, format): (Endpoint, String, String),
+) -> Result<Endpoint, StoreError> {
     Ok(Endpoint {
-        id: row.try_get("e_id").map_err(backend)?,
-        tenant_id: TenantId(row.try_get("e_tenant_id").map_err(backend)?),
-        tenant_name: row.try_get("e_tenant_name").map_err(backend)?,
-        url: row.try_get("e_url").map_err(backend)?,
         events: serde_json::from_str(&events)
             .map_err(|e| StoreError::Backend(format!("webhook event filter: {e}")))?,
-        secret: row.try_get("e_secret").map_err(backend)?,
         format: WebhookFormat::parse(&format)
             .ok_or_else(|| StoreError::Backend(format!("unknown webhook format {format}")))?,
-        created: row.try_get("e_created").map_err(backend)?,
-        enabled: row.try_get::<i64, _>("e_enabled").map_err(backend)? != 0,
-        cursor: row.try_get("e_cursor").map_err(backend)?,
+        ..endpoint
     })
 }
 
-fn delivery_from_row(row: &SqliteRow) -> Result<Delivery, StoreError> {
-    let status: String = row.try_get("d_status").map_err(backend)?;
+fn delivery_from_row(row: &Row<'_>) -> rusqlite::Result<(Delivery, String)> {
+    let delivery = Delivery {
+        id: row.get("d_id")?,
+        endpoint_id: row.get("d_endpoint_id")?,
+        tenant_id: TenantId(row.get("d_tenant_id")?),
+        event_id: row.get("d_event_id")?,
+        event_seq: row.get("d_event_seq")?,
+        event_type: row.get("d_event_type")?,
+        body: row.get("d_body")?,
+        status: DeliveryStatus::Pending,
+        attempts: row.get("d_attempts")?,
+        created_us: row.get("d_created_us")?,
+        next_attempt_us: row.get("d_next_attempt_us")?,
+        last_status: row.get("d_last_status")?,
+        last_error: row.get("d_last_error")?,
+    };
+    Ok((delivery, row.get("d_status")?))
+}
+
+fn decode_delivery((delivery, status): (Delivery, String)) -> Result<Delivery, StoreError> {
     Ok(Delivery {
-        id: row.try_get("d_id").map_err(backend)?,
-        endpoint_id: row.try_get("d_endpoint_id").map_err(backend)?,
-        tenant_id: TenantId(row.try_get("d_tenant_id").map_err(backend)?),
-        event_id: row.try_get("d_event_id").map_err(backend)?,
-        event_seq: row.try_get("d_event_seq").map_err(backend)?,
-        event_type: row.try_get("d_event_type").map_err(backend)?,
-        body: row.try_get("d_body").map_err(backend)?,
         status: DeliveryStatus::parse(&status)
             .ok_or_else(|| StoreError::Backend(format!("unknown delivery status {status}")))?,
-        attempts: row.try_get("d_attempts").map_err(backend)?,
-        created_us: row.try_get("d_created_us").map_err(backend)?,
-        next_attempt_us: row.try_get("d_next_attempt_us").map_err(backend)?,
-        last_status: row.try_get("d_last_status").map_err(backend)?,
-        last_error: row.try_get("d_last_error").map_err(backend)?,
+        ..delivery
     })
 }
 
-fn attempt_from_row(row: &SqliteRow) -> Result<Attempt, StoreError> {
+fn attempt_from_row(row: &Row<'_>) -> rusqlite::Result<Attempt> {
     Ok(Attempt {
-        id: row.try_get("id").map_err(backend)?,
-        delivery_id: row.try_get("delivery_id").map_err(backend)?,
+        id: row.get("id")?,
+        delivery_id: row.get("delivery_id")?,
         record: AttemptRecord {
-            started_us: row.try_get("started_us").map_err(backend)?,
-            status_code: row.try_get("status_code").map_err(backend)?,
-            error: row.try_get("error").map_err(backend)?,
-            duration_ms: row.try_get("duration_ms").map_err(backend)?,
+            started_us: row.get("started_us")?,
+            status_code: row.get("status_code")?,
+            error: row.get("error")?,
+            duration_ms: row.get("duration_ms")?,
         },
     })
 }
 
-fn is_foreign_key_violation(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::Database(db) if db.is_foreign_key_violation())
-}
-
 /// Inserts deliveries for an endpoint inside a transaction.
-async fn insert_deliveries(
-    tx: &mut sqlx::SqliteConnection,
+fn insert_deliveries(
+    conn: &Connection,
     endpoint_id: &str,
     tenant: i64,
     deliveries: &[NewDelivery],
 ) -> Result<u64, StoreError> {
     let now = now_micros();
-    let mut n = 0;
-    for d in deliveries {
-        sqlx::query(
+    let mut st = conn
+        .prepare_cached(
             "INSERT INTO webhook_deliveries (endpoint_id, tenant_id, event_id, event_seq, \
              event_type, body, status, attempts, created_us, next_attempt_us) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', 0, ?7, ?7)",
         )
-        .bind(endpoint_id)
-        .bind(tenant)
-        .bind(&d.event_id)
-        .bind(d.event_seq)
-        .bind(&d.event_type)
-        .bind(&d.body)
-        .bind(now)
-        .execute(&mut *tx)
-        .await
+        .map_err(backend)?;
+    let mut n = 0;
+    for d in deliveries {
+        st.execute((
+            endpoint_id,
+            tenant,
+            &d.event_id,
+            d.event_seq,
+            &d.event_type,
+            &d.body,
+            now,
+        ))
         .map_err(backend)?;
         n += 1;
     }
     Ok(n)
 }
+
+const ENDPOINTS: &str = concat!(
+    "SELECT ",
+    endpoint_cols!(),
+    " FROM webhook_endpoints e JOIN tenants t ON t.id = e.tenant_id "
+);
 
 impl WebhookStore for SqliteStore {
     async fn create_endpoint(
@@ -182,46 +203,56 @@ impl WebhookStore for SqliteStore {
     ) -> Result<Endpoint, StoreError> {
         let events = serde_json::to_string(&endpoint.events)
             .map_err(|e| StoreError::Backend(format!("webhook event filter: {e}")))?;
-        sqlx::query(
-            "INSERT INTO webhook_endpoints (id, tenant_id, url, events, secret, format, created, \
-             enabled, cursor) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8)",
-        )
-        .bind(&endpoint.id)
-        .bind(tenant.0)
-        .bind(&endpoint.url)
-        .bind(&events)
-        .bind(&endpoint.secret)
-        .bind(endpoint.format.as_str())
-        .bind(format_rfc3339(now_micros()))
-        .bind(endpoint.start_after_seq)
-        .execute(&self.inner.write)
+        let created = format_rfc3339(now_micros());
+        self.write(move |conn| {
+            conn.prepare_cached(
+                "INSERT INTO webhook_endpoints (id, tenant_id, url, events, secret, format, created, \
+                 enabled, cursor) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8)",
+            )
+            .and_then(|mut st| {
+                st.execute((
+                    &endpoint.id,
+                    tenant.0,
+                    &endpoint.url,
+                    &events,
+                    &endpoint.secret,
+                    endpoint.format.as_str(),
+                    &created,
+                    endpoint.start_after_seq,
+                ))
+            })
+            .map_err(|e| {
+                if is_foreign_key_violation(&e) {
+                    StoreError::TenantNotFound
+                } else {
+                    backend(e)
+                }
+            })?;
+            let row = query_opt(
+                conn,
+                &format!("{ENDPOINTS} WHERE e.tenant_id = ?1 AND e.id = ?2"),
+                (tenant.0, &endpoint.id),
+                endpoint_from_row,
+            )?
+            .ok_or_else(|| StoreError::Backend("the new webhook endpoint vanished".into()))?;
+            decode_endpoint(row)
+        })
         .await
-        .map_err(|e| {
-            if is_foreign_key_violation(&e) {
-                StoreError::TenantNotFound
-            } else {
-                backend(e)
-            }
-        })?;
-        self.get_endpoint(tenant, &endpoint.id)
-            .await?
-            .ok_or_else(|| StoreError::Backend("the new webhook endpoint vanished".into()))
     }
 
     async fn list_endpoints(&self, tenant: TenantId) -> Result<Vec<Endpoint>, StoreError> {
-        sqlx::query(concat!(
-            "SELECT ",
-            endpoint_cols!(),
-            " FROM webhook_endpoints e JOIN tenants t ON t.id = e.tenant_id \
-             WHERE e.tenant_id = ?1 ORDER BY e.created, e.rowid"
-        ))
-        .bind(tenant.0)
-        .fetch_all(&self.inner.read)
+        self.read(move |conn| {
+            query_all(
+                conn,
+                &format!("{ENDPOINTS} WHERE e.tenant_id = ?1 ORDER BY e.created, e.rowid"),
+                [tenant.0],
+                endpoint_from_row,
+            )?
+            .into_iter()
+            .map(decode_endpoint)
+            .collect()
+        })
         .await
-        .map_err(backend)?
-        .iter()
-        .map(endpoint_from_row)
-        .collect()
     }
 
     async fn get_endpoint(
@@ -229,50 +260,50 @@ impl WebhookStore for SqliteStore {
         tenant: TenantId,
         id: &str,
     ) -> Result<Option<Endpoint>, StoreError> {
-        // Read through the writer: callers read their own writes (create, then show).
-        sqlx::query(concat!(
-            "SELECT ",
-            endpoint_cols!(),
-            " FROM webhook_endpoints e JOIN tenants t ON t.id = e.tenant_id \
-             WHERE e.tenant_id = ?1 AND e.id = ?2"
-        ))
-        .bind(tenant.0)
-        .bind(id)
-        .fetch_optional(&self.inner.write)
+        let id = id.to_owned();
+        self.read(move |conn| {
+            query_opt(
+                conn,
+                &format!("{ENDPOINTS} WHERE e.tenant_id = ?1 AND e.id = ?2"),
+                (tenant.0, &id),
+                endpoint_from_row,
+            )?
+            .map(decode_endpoint)
+            .transpose()
+        })
         .await
-        .map_err(backend)?
-        .as_ref()
-        .map(endpoint_from_row)
-        .transpose()
     }
 
     async fn delete_endpoint(&self, tenant: TenantId, id: &str) -> Result<(), StoreError> {
         // Deliveries and their attempts go with it (foreign keys cascade).
-        let done = sqlx::query("DELETE FROM webhook_endpoints WHERE tenant_id = ?1 AND id = ?2")
-            .bind(tenant.0)
-            .bind(id)
-            .execute(&self.inner.write)
-            .await
-            .map_err(backend)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        let id = id.to_owned();
+        self.write(move |conn| {
+            let n = execute(
+                conn,
+                "DELETE FROM webhook_endpoints WHERE tenant_id = ?1 AND id = ?2",
+                (tenant.0, &id),
+            )?;
+            if n == 0 {
+                return Err(StoreError::NotFound);
+            }
+            Ok(())
+        })
+        .await
     }
 
     async fn enabled_endpoints(&self) -> Result<Vec<Endpoint>, StoreError> {
-        sqlx::query(concat!(
-            "SELECT ",
-            endpoint_cols!(),
-            " FROM webhook_endpoints e JOIN tenants t ON t.id = e.tenant_id \
-             WHERE e.enabled = 1 ORDER BY e.tenant_id, e.id"
-        ))
-        .fetch_all(&self.inner.read)
+        self.read(|conn| {
+            query_all(
+                conn,
+                &format!("{ENDPOINTS} WHERE e.enabled = 1 ORDER BY e.tenant_id, e.id"),
+                [],
+                endpoint_from_row,
+            )?
+            .into_iter()
+            .map(decode_endpoint)
+            .collect()
+        })
         .await
-        .map_err(backend)?
-        .iter()
-        .map(endpoint_from_row)
-        .collect()
     }
 
     async fn enqueue(
@@ -282,24 +313,22 @@ impl WebhookStore for SqliteStore {
         to_cursor: i64,
         deliveries: Vec<NewDelivery>,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.begin().await?;
-        let tenant: Option<i64> = sqlx::query_scalar(
-            "UPDATE webhook_endpoints SET cursor = ?1 WHERE id = ?2 AND cursor = ?3 \
-             RETURNING tenant_id",
-        )
-        .bind(to_cursor)
-        .bind(endpoint_id)
-        .bind(from_cursor)
-        .fetch_optional(&mut *tx)
+        let endpoint_id = endpoint_id.to_owned();
+        self.write(move |conn| {
+            let tenant: Option<i64> = query_opt(
+                conn,
+                "UPDATE webhook_endpoints SET cursor = ?1 WHERE id = ?2 AND cursor = ?3 \
+                 RETURNING tenant_id",
+                (to_cursor, &endpoint_id, from_cursor),
+                |row| row.get(0),
+            )?;
+            let Some(tenant) = tenant else {
+                return Ok(false);
+            };
+            insert_deliveries(conn, &endpoint_id, tenant, &deliveries)?;
+            Ok(true)
+        })
         .await
-        .map_err(backend)?;
-        let Some(tenant) = tenant else {
-            tx.rollback().await.map_err(backend)?;
-            return Ok(false);
-        };
-        insert_deliveries(&mut tx, endpoint_id, tenant, &deliveries).await?;
-        tx.commit().await.map_err(backend)?;
-        Ok(true)
     }
 
     async fn enqueue_replay(
@@ -308,22 +337,20 @@ impl WebhookStore for SqliteStore {
         endpoint_id: &str,
         deliveries: Vec<NewDelivery>,
     ) -> Result<u64, StoreError> {
-        let mut tx = self.begin().await?;
-        let exists: Option<i64> = sqlx::query_scalar(
-            "SELECT tenant_id FROM webhook_endpoints WHERE id = ?1 AND tenant_id = ?2",
-        )
-        .bind(endpoint_id)
-        .bind(tenant.0)
-        .fetch_optional(&mut *tx)
+        let endpoint_id = endpoint_id.to_owned();
+        self.write(move |conn| {
+            let exists: Option<i64> = query_opt(
+                conn,
+                "SELECT tenant_id FROM webhook_endpoints WHERE id = ?1 AND tenant_id = ?2",
+                (&endpoint_id, tenant.0),
+                |row| row.get(0),
+            )?;
+            if exists.is_none() {
+                return Err(StoreError::NotFound);
+            }
+            insert_deliveries(conn, &endpoint_id, tenant.0, &deliveries)
+        })
         .await
-        .map_err(backend)?;
-        if exists.is_none() {
-            tx.rollback().await.map_err(backend)?;
-            return Err(StoreError::NotFound);
-        }
-        let n = insert_deliveries(&mut tx, endpoint_id, tenant.0, &deliveries).await?;
-        tx.commit().await.map_err(backend)?;
-        Ok(n)
     }
 
     async fn claim_due(
@@ -334,56 +361,64 @@ impl WebhookStore for SqliteStore {
         limit: u32,
     ) -> Result<Vec<ClaimedDelivery>, StoreError> {
         // The dispatcher polls several times a second: look on a reader first so that an
-        // idle queue never takes the single write lock.
-        let any_due: Option<i64> = sqlx::query_scalar(
-            "SELECT 1 FROM webhook_deliveries WHERE status = 'pending' \
-             AND next_attempt_us <= ?1 AND (lease_until_us IS NULL OR lease_until_us <= ?1) \
-             LIMIT 1",
-        )
-        .bind(now_us)
-        .fetch_optional(&self.inner.read)
-        .await
-        .map_err(backend)?;
+        // idle queue never takes the write lock.
+        let any_due = self
+            .read(move |conn| {
+                query_opt(
+                    conn,
+                    "SELECT 1 FROM webhook_deliveries WHERE status = 'pending' \
+                     AND next_attempt_us <= ?1 AND (lease_until_us IS NULL OR lease_until_us <= ?1) \
+                     LIMIT 1",
+                    [now_us],
+                    |row| row.get::<_, i64>(0),
+                )
+            })
+            .await?;
         if any_due.is_none() {
             return Ok(Vec::new());
         }
-        let mut tx = self.begin().await?;
-        let rows = sqlx::query(concat!(
-            "SELECT ",
-            delivery_cols!(),
-            ", e.url AS e_url, e.secret AS e_secret \
-             FROM webhook_endpoints e \
-             JOIN webhook_deliveries d ON d.id = (SELECT MIN(p.id) FROM webhook_deliveries p \
-                 WHERE p.endpoint_id = e.id AND p.status = 'pending') \
-             WHERE e.enabled = 1 AND d.next_attempt_us <= ?1 \
-               AND (d.lease_until_us IS NULL OR d.lease_until_us <= ?1) \
-             ORDER BY d.next_attempt_us, d.id LIMIT ?2"
-        ))
-        .bind(now_us)
-        .bind(i64::from(limit))
-        .fetch_all(&mut *tx)
+        let owner = owner.to_owned();
+        self.write(move |conn| {
+            let rows = query_all(
+                conn,
+                concat!(
+                    "SELECT ",
+                    delivery_cols!(),
+                    ", e.url AS e_url, e.secret AS e_secret \
+                     FROM webhook_endpoints e \
+                     JOIN webhook_deliveries d ON d.id = (SELECT MIN(p.id) FROM webhook_deliveries p \
+                         WHERE p.endpoint_id = e.id AND p.status = 'pending') \
+                     WHERE e.enabled = 1 AND d.next_attempt_us <= ?1 \
+                       AND (d.lease_until_us IS NULL OR d.lease_until_us <= ?1) \
+                     ORDER BY d.next_attempt_us, d.id LIMIT ?2"
+                ),
+                (now_us, i64::from(limit)),
+                |row| {
+                    Ok((
+                        delivery_from_row(row)?,
+                        row.get::<_, String>("e_url")?,
+                        row.get::<_, String>("e_secret")?,
+                    ))
+                },
+            )?;
+            let mut out = Vec::with_capacity(rows.len());
+            for (delivery, url, secret) in rows {
+                let delivery = decode_delivery(delivery)?;
+                execute(
+                    conn,
+                    "UPDATE webhook_deliveries SET lease_owner = ?1, lease_until_us = ?2 \
+                     WHERE id = ?3",
+                    (&owner, lease_until_us, delivery.id),
+                )?;
+                out.push(ClaimedDelivery {
+                    delivery,
+                    url,
+                    secret,
+                });
+            }
+            Ok(out)
+        })
         .await
-        .map_err(backend)?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let delivery = delivery_from_row(row)?;
-            sqlx::query(
-                "UPDATE webhook_deliveries SET lease_owner = ?1, lease_until_us = ?2 WHERE id = ?3",
-            )
-            .bind(owner)
-            .bind(lease_until_us)
-            .bind(delivery.id)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
-            out.push(ClaimedDelivery {
-                delivery,
-                url: row.try_get("e_url").map_err(backend)?,
-                secret: row.try_get("e_secret").map_err(backend)?,
-            });
-        }
-        tx.commit().await.map_err(backend)?;
-        Ok(out)
     }
 
     async fn finish_attempt(
@@ -393,43 +428,45 @@ impl WebhookStore for SqliteStore {
         attempt: AttemptRecord,
         outcome: AttemptOutcome,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.begin().await?;
-        // Logged even when the lease was lost; nothing to log against a removed endpoint.
-        sqlx::query(
-            "INSERT INTO webhook_attempts (delivery_id, started_us, status_code, error, \
-             duration_ms) SELECT ?1, ?2, ?3, ?4, ?5 \
-             WHERE EXISTS (SELECT 1 FROM webhook_deliveries WHERE id = ?1)",
-        )
-        .bind(delivery_id)
-        .bind(attempt.started_us)
-        .bind(attempt.status_code)
-        .bind(&attempt.error)
-        .bind(attempt.duration_ms)
-        .execute(&mut *tx)
+        let owner = owner.to_owned();
+        self.write(move |conn| {
+            // Logged even when the lease was lost; nothing to log against a removed endpoint.
+            execute(
+                conn,
+                "INSERT INTO webhook_attempts (delivery_id, started_us, status_code, error, \
+                 duration_ms) SELECT ?1, ?2, ?3, ?4, ?5 \
+                 WHERE EXISTS (SELECT 1 FROM webhook_deliveries WHERE id = ?1)",
+                (
+                    delivery_id,
+                    attempt.started_us,
+                    attempt.status_code,
+                    &attempt.error,
+                    attempt.duration_ms,
+                ),
+            )?;
+            let (status, next) = match outcome {
+                AttemptOutcome::Delivered => (DeliveryStatus::Delivered, None),
+                AttemptOutcome::RetryAt(t) => (DeliveryStatus::Pending, Some(t)),
+                AttemptOutcome::Dead => (DeliveryStatus::Dead, None),
+            };
+            let n = execute(
+                conn,
+                "UPDATE webhook_deliveries SET status = ?1, attempts = attempts + 1, \
+                 next_attempt_us = COALESCE(?2, next_attempt_us), last_status = ?3, \
+                 last_error = ?4, lease_owner = NULL, lease_until_us = NULL \
+                 WHERE id = ?5 AND status = 'pending' AND lease_owner = ?6",
+                (
+                    status.as_str(),
+                    next,
+                    attempt.status_code,
+                    &attempt.error,
+                    delivery_id,
+                    &owner,
+                ),
+            )?;
+            Ok(n == 1)
+        })
         .await
-        .map_err(backend)?;
-        let (status, next) = match outcome {
-            AttemptOutcome::Delivered => (DeliveryStatus::Delivered, None),
-            AttemptOutcome::RetryAt(t) => (DeliveryStatus::Pending, Some(t)),
-            AttemptOutcome::Dead => (DeliveryStatus::Dead, None),
-        };
-        let done = sqlx::query(
-            "UPDATE webhook_deliveries SET status = ?1, attempts = attempts + 1, \
-             next_attempt_us = COALESCE(?2, next_attempt_us), last_status = ?3, last_error = ?4, \
-             lease_owner = NULL, lease_until_us = NULL \
-             WHERE id = ?5 AND status = 'pending' AND lease_owner = ?6",
-        )
-        .bind(status.as_str())
-        .bind(next)
-        .bind(attempt.status_code)
-        .bind(&attempt.error)
-        .bind(delivery_id)
-        .bind(owner)
-        .execute(&mut *tx)
-        .await
-        .map_err(backend)?;
-        tx.commit().await.map_err(backend)?;
-        Ok(done.rows_affected() == 1)
     }
 
     async fn list_deliveries(
@@ -438,21 +475,24 @@ impl WebhookStore for SqliteStore {
         endpoint_id: Option<&str>,
         limit: u32,
     ) -> Result<Vec<Delivery>, StoreError> {
-        sqlx::query(concat!(
-            "SELECT ",
-            delivery_cols!(),
-            " FROM webhook_deliveries d WHERE d.tenant_id = ?1 \
-             AND (?2 IS NULL OR d.endpoint_id = ?2) ORDER BY d.id DESC LIMIT ?3"
-        ))
-        .bind(tenant.0)
-        .bind(endpoint_id)
-        .bind(i64::from(limit))
-        .fetch_all(&self.inner.write)
+        let endpoint_id = endpoint_id.map(str::to_owned);
+        self.read(move |conn| {
+            query_all(
+                conn,
+                concat!(
+                    "SELECT ",
+                    delivery_cols!(),
+                    " FROM webhook_deliveries d WHERE d.tenant_id = ?1 \
+                     AND (?2 IS NULL OR d.endpoint_id = ?2) ORDER BY d.id DESC LIMIT ?3"
+                ),
+                (tenant.0, &endpoint_id, i64::from(limit)),
+                delivery_from_row,
+            )?
+            .into_iter()
+            .map(decode_delivery)
+            .collect()
+        })
         .await
-        .map_err(backend)?
-        .iter()
-        .map(delivery_from_row)
-        .collect()
     }
 
     async fn list_attempts(
@@ -460,19 +500,17 @@ impl WebhookStore for SqliteStore {
         tenant: TenantId,
         delivery_id: i64,
     ) -> Result<Vec<Attempt>, StoreError> {
-        sqlx::query(
-            "SELECT a.id, a.delivery_id, a.started_us, a.status_code, a.error, a.duration_ms \
-             FROM webhook_attempts a JOIN webhook_deliveries d ON d.id = a.delivery_id \
-             WHERE a.delivery_id = ?1 AND d.tenant_id = ?2 ORDER BY a.id",
-        )
-        .bind(delivery_id)
-        .bind(tenant.0)
-        .fetch_all(&self.inner.write)
+        self.read(move |conn| {
+            query_all(
+                conn,
+                "SELECT a.id, a.delivery_id, a.started_us, a.status_code, a.error, a.duration_ms \
+                 FROM webhook_attempts a JOIN webhook_deliveries d ON d.id = a.delivery_id \
+                 WHERE a.delivery_id = ?1 AND d.tenant_id = ?2 ORDER BY a.id",
+                (delivery_id, tenant.0),
+                attempt_from_row,
+            )
+        })
         .await
-        .map_err(backend)?
-        .iter()
-        .map(attempt_from_row)
-        .collect()
     }
 }
 

@@ -1,0 +1,340 @@
+//! How scimd talks to the SQLite file: a pool of read connections used from the blocking
+//! thread pool, and one writer thread that commits queued writes in groups.
+//!
+//! SQLite calls are synchronous and cheap (microseconds on cached pages); what costs is
+//! crossing threads. So each store call is one closure that runs every statement it needs
+//! on one connection, in one hop to a blocking thread and one hop back — never one hop per
+//! statement or row.
+//!
+//! Writes go to a single thread that owns the only write connection (SQLite has one writer
+//! per file anyway). It takes every write queued at that moment, up to [`MAX_GROUP`], and
+//! runs them in one `BEGIN IMMEDIATE … COMMIT`, each inside its own savepoint: a write that
+//! fails rolls back only itself, and pages shared by the group (index leaves, counters,
+//! the outbox head) are written to the WAL once per group instead of once per write. Each
+//! caller is answered only after the shared `COMMIT`, so an acknowledged write is durable
+//! exactly as a lone one would be.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::Path;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+use scimd_store::StoreError;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
+
+/// Read connections (concurrent reads; WAL readers never block the writer or each other).
+const READ_CONNECTIONS: usize = 4;
+
+/// The most writes committed together.
+const MAX_GROUP: usize = 256;
+
+/// How long a connection waits for a lock held by another process (a CLI command on the
+/// same file) before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Prepared statements kept per connection. Listing SQL differs per filter shape, so this is
+/// sized for the shapes an IdP uses plus the fixed statements.
+const STATEMENT_CACHE: usize = 256;
+
+/// A database failure, for the log.
+pub(crate) fn backend(e: rusqlite::Error) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+/// The SQLite extended result code of a failure, if it came from SQLite.
+pub(crate) fn extended_code(e: &rusqlite::Error) -> Option<i32> {
+    match e {
+        rusqlite::Error::SqliteFailure(f, _) => Some(f.extended_code),
+        _ => None,
+    }
+}
+
+pub(crate) fn is_unique_violation(e: &rusqlite::Error) -> bool {
+    matches!(
+        extended_code(e),
+        Some(rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY)
+    )
+}
+
+pub(crate) fn is_foreign_key_violation(e: &rusqlite::Error) -> bool {
+    extended_code(e) == Some(rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY)
+}
+
+/// Opens a connection with scimd's settings.
+pub(crate) fn connect(file: &Path, read_only: bool) -> Result<Connection, StoreError> {
+    let flags = if read_only {
+        OpenFlags::SQLITE_OPEN_READ_ONLY
+    } else {
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE
+    } | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        | OpenFlags::SQLITE_OPEN_URI;
+    let conn = Connection::open_with_flags(file, flags).map_err(backend)?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(backend)?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    // WAL: readers never block the writer; synchronous=NORMAL: durable across process
+    // crashes, a machine crash loses at most the last commits and never consistency.
+    // temp_store=MEMORY: statement journals and sorts never spill to a temp file.
+    let mut pragmas = String::from(
+        "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;",
+    );
+    if !read_only {
+        pragmas.insert_str(0, "PRAGMA journal_mode = WAL; ");
+    }
+    conn.execute_batch(&pragmas).map_err(backend)?;
+    Ok(conn)
+}
+
+/// The read side: a few connections lent to blocking threads, one call at a time.
+#[derive(Debug)]
+pub(crate) struct Readers {
+    file: std::path::PathBuf,
+    idle: Arc<Mutex<Vec<Connection>>>,
+    permits: Arc<Semaphore>,
+}
+
+impl Readers {
+    pub(crate) fn new(file: &Path) -> Self {
+        Self {
+            file: file.to_path_buf(),
+            idle: Arc::new(Mutex::new(Vec::with_capacity(READ_CONNECTIONS))),
+            permits: Arc::new(Semaphore::new(READ_CONNECTIONS)),
+        }
+    }
+
+    /// Runs `f` on a read connection on a blocking thread. Connections are opened on first
+    /// need and kept.
+    pub(crate) async fn run<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let permit: OwnedSemaphorePermit = Arc::clone(&self.permits)
+            .acquire_owned()
+            .await
+            .map_err(|_| StoreError::Backend("the database is closed".into()))?;
+        let idle = Arc::clone(&self.idle);
+        let file = self.file.clone();
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            let taken = idle.lock().unwrap_or_else(PoisonError::into_inner).pop();
+            let conn = match taken {
+                Some(conn) => conn,
+                None => connect(&file, true)?,
+            };
+            let out = catch_unwind(AssertUnwindSafe(|| f(&conn)))
+                .unwrap_or_else(|_| Err(StoreError::Backend("a database read panicked".into())));
+            // A connection left inside a transaction (a read that failed half-way) is
+            // dropped rather than lent again.
+            if conn.is_autocommit() {
+                idle.lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(conn);
+            }
+            out
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("a database read stopped: {e}")))?
+    }
+
+    /// Closes the idle connections; no read may be running.
+    pub(crate) fn close(&self) {
+        self.permits.close();
+        self.idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+}
+
+/// What a queued write tells the writer after it ran: whether it succeeded (to release or
+/// roll back its savepoint) and how to answer its caller once the group's fate is known.
+struct Ran {
+    ok: bool,
+    answer: Box<dyn FnOnce(Option<StoreError>) + Send>,
+}
+
+/// A queued write. Called with the connection inside the group's transaction, or with the
+/// error that kept the transaction from starting.
+type Job = Box<dyn FnOnce(Result<&Connection, StoreError>) -> Ran + Send>;
+
+/// The write side: one thread owning the write connection.
+#[derive(Debug)]
+pub(crate) struct Writer {
+    queue: Mutex<Option<mpsc::Sender<Job>>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Writer {
+    /// Starts the writer thread on `conn` (already migrated).
+    pub(crate) fn start(conn: Connection) -> Result<Self, StoreError> {
+        let (queue, jobs) = mpsc::channel::<Job>();
+        let thread = std::thread::Builder::new()
+            .name("scimd-sqlite-writer".into())
+            .spawn(move || write_loop(&conn, &jobs))
+            .map_err(|e| StoreError::Backend(format!("starting the SQLite writer: {e}")))?;
+        Ok(Self {
+            queue: Mutex::new(Some(queue)),
+            thread: Mutex::new(Some(thread)),
+        })
+    }
+
+    /// Runs `f` as one write: inside a transaction shared with the writes queued beside it,
+    /// in its own savepoint. Answers after the commit; an error from `f` undoes all of `f`
+    /// and nothing else.
+    pub(crate) async fn run<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel::<Result<T, StoreError>>();
+        let job: Job = Box::new(move |conn| {
+            let result = match conn {
+                Ok(conn) => catch_unwind(AssertUnwindSafe(|| f(conn))).unwrap_or_else(|_| {
+                    Err(StoreError::Backend("a database write panicked".into()))
+                }),
+                Err(e) => Err(e),
+            };
+            Ran {
+                ok: result.is_ok(),
+                answer: Box::new(move |commit_error| {
+                    let _ = tx.send(match commit_error {
+                        Some(e) => Err(e),
+                        None => result,
+                    });
+                }),
+            }
+        });
+        {
+            let queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+            let sent = queue.as_ref().map(|q| q.send(job));
+            if !matches!(sent, Some(Ok(()))) {
+                return Err(StoreError::Backend("the database is closed".into()));
+            }
+        }
+        rx.await
+            .map_err(|_| StoreError::Backend("the database writer stopped".into()))?
+    }
+
+    /// Stops accepting writes, lets the queued ones finish and joins the thread (which
+    /// closes the write connection).
+    pub(crate) fn close(&self) {
+        self.queue
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        let thread = self
+            .thread
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(thread) = thread {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn write_loop(conn: &Connection, jobs: &mpsc::Receiver<Job>) {
+    while let Ok(first) = jobs.recv() {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match jobs.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
+            }
+        }
+        commit_group(conn, group);
+    }
+}
+
+/// Runs a group of writes in one transaction and answers each caller.
+fn commit_group(conn: &Connection, group: Vec<Job>) {
+    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        let message = e.to_string();
+        for job in group {
+            (job(Err(StoreError::Backend(message.clone()))).answer)(None);
+        }
+        return;
+    }
+    let alone = group.len() == 1;
+    let mut answers = Vec::with_capacity(group.len());
+    let mut any_ok = false;
+    for job in group {
+        // A lone write needs no savepoint: its failure rolls back the whole transaction.
+        if !alone && let Err(e) = conn.execute_batch("SAVEPOINT w") {
+            answers.push((job(Err(backend(e))).answer, false));
+            continue;
+        }
+        let ran = job(Ok(conn));
+        if !alone {
+            let end = if ran.ok {
+                "RELEASE w"
+            } else {
+                "ROLLBACK TO w; RELEASE w"
+            };
+            if let Err(e) = conn.execute_batch(end) {
+                // The transaction is in an unknown state: give up the whole group.
+                let _ = conn.execute_batch("ROLLBACK");
+                (ran.answer)(Some(backend(e)));
+                for (answer, _) in answers {
+                    answer(Some(StoreError::Backend(
+                        "the write was rolled back with its commit group".into(),
+                    )));
+                }
+                return;
+            }
+        }
+        any_ok |= ran.ok;
+        answers.push((ran.answer, ran.ok));
+    }
+    let end = if any_ok { "COMMIT" } else { "ROLLBACK" };
+    let failure = conn.execute_batch(end).err().map(|e| {
+        let _ = conn.execute_batch("ROLLBACK");
+        e.to_string()
+    });
+    for (answer, ok) in answers {
+        // A failed write already carries its own error; a successful one fails only if the
+        // commit did.
+        match (&failure, ok) {
+            (Some(message), true) => answer(Some(StoreError::Backend(message.clone()))),
+            _ => answer(None),
+        }
+    }
+}
+
+/// Every row of a (cached) statement, mapped.
+pub(crate) fn query_all<T>(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    map: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> Result<Vec<T>, StoreError> {
+    let mut st = conn.prepare_cached(sql).map_err(backend)?;
+    st.query_map(params, map)
+        .and_then(Iterator::collect)
+        .map_err(backend)
+}
+
+/// The first row of a (cached) statement, mapped, if there is one.
+pub(crate) fn query_opt<T>(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    map: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> Result<Option<T>, StoreError> {
+    use rusqlite::OptionalExtension;
+    let mut st = conn.prepare_cached(sql).map_err(backend)?;
+    st.query_row(params, map).optional().map_err(backend)
+}
+
+/// Runs a (cached) statement; the number of rows it changed.
+pub(crate) fn execute(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<usize, StoreError> {
+    let mut st = conn.prepare_cached(sql).map_err(backend)?;
+    st.execute(params).map_err(backend)
+}
