@@ -296,6 +296,10 @@ fn ids_of(conn: &Connection, seqs: &[i64]) -> Result<Vec<String>, StoreError> {
     Ok(out)
 }
 
+/// The groups a resource is a direct member of (`User.groups`), in group order.
+pub(crate) const GROUPS_OF: &str = "SELECT g.id, g.display FROM members m \
+     JOIN resources g ON g.seq = m.group_seq WHERE m.member_seq = ?1 ORDER BY m.group_seq";
+
 /// Fills `members` / `groups` of resources, one cached statement per resource.
 /// `display` comes from the other resource's display column unless the client gave one.
 fn load_into(
@@ -334,12 +338,7 @@ fn load_into(
         }
     }
     if load.groups {
-        let mut st = conn
-            .prepare_cached(
-                "SELECT g.id, g.display FROM members m JOIN resources g ON g.seq = m.group_seq \
-                 WHERE m.member_seq = ?1 ORDER BY m.group_seq",
-            )
-            .map_err(backend)?;
+        let mut st = conn.prepare_cached(GROUPS_OF).map_err(backend)?;
         for r in resources.iter_mut() {
             let groups = st
                 .query_map([r.seq], |row| {

@@ -235,3 +235,25 @@ async fn group_commit_isolates_failed_writes() {
         .unwrap();
     assert_eq!(orphans, 0);
 }
+
+/// Cached statements run as prepared: a statement whose plan looked at a bound value would
+/// be re-prepared on every use once the cache clears its bindings (see `db::connect`).
+#[tokio::test]
+async fn cached_statements_are_not_reprepared() {
+    let db = open().await;
+    let s = &db.store;
+    let t = tenant(s, "acme").await;
+    seed_users(s, t, 5).await;
+    let reprepared = s
+        .read(move |conn| {
+            for i in 0..5_i64 {
+                let mut st = conn.prepare_cached(crate::resources::GROUPS_OF).unwrap();
+                st.query_map([i], |_| Ok(())).unwrap().for_each(drop);
+            }
+            let st = conn.prepare_cached(crate::resources::GROUPS_OF).unwrap();
+            Ok(st.get_status(rusqlite::StatementStatus::RePrepare))
+        })
+        .await
+        .unwrap();
+    assert_eq!(reprepared, 0);
+}
