@@ -99,24 +99,48 @@ fn operation_count(body: &Value) -> Option<usize> {
         .map(Vec::len)
 }
 
+/// The most operations submitted to the store at once (see [`run`]).
+const MAX_WAVE: usize = 128;
+
 /// Runs the operations of a parsed Bulk request in dependency order and returns the
 /// outcome of each performed operation, in request order.
+///
+/// When the store commits writes in the order they are submitted (SQLite's single writer
+/// queue), a run of consecutive independent POSTs — no bulkId references, no password to
+/// hash first — is submitted as one wave without waiting for each commit: the store runs
+/// them in request order, in shared commit groups, so every outcome (including which of
+/// two POSTs of one userName wins) is the one the one-by-one run gives. A wave is never
+/// larger than the errors `failOnErrors` still allows, so processing still stops exactly
+/// at the N-th error.
 pub async fn run<S: ServerStore>(
     svc: &Service<'_, S>,
     request: &BulkRequest,
 ) -> Vec<BulkResponseOp> {
     let plan = Plan::new(&request.operations);
+    let pipelined = svc.writes_commit_in_order();
     let mut outcomes: Vec<(usize, BulkResponseOp)> = Vec::new();
     let mut resolved: HashMap<&str, Resolution> = HashMap::new();
     let mut performed = vec![false; request.operations.len()];
     let mut errors: u64 = 0;
-    while let Some(step) = plan.next(&performed) {
-        let (outcome, created) = match step {
+    'steps: while let Some(step) = plan.next(&performed) {
+        let done = match step {
             Step::Ready(i) => {
-                let Some(op) = request.operations.get(i) else {
-                    break;
+                let budget = request.fail_on_errors.map_or(usize::MAX, |limit| {
+                    usize::try_from(limit.saturating_sub(errors)).unwrap_or(usize::MAX)
+                });
+                let wave = if pipelined {
+                    plan.wave(i, &request.operations, svc, budget.min(MAX_WAVE))
+                } else {
+                    vec![i]
                 };
-                perform(svc, &plan, i, op, &resolved).await
+                let ops = wave
+                    .iter()
+                    .filter_map(|&j| Some((j, request.operations.get(j)?)));
+                let runs = ops.map(|(j, op)| perform(svc, &plan, j, op, &resolved));
+                wave.iter()
+                    .copied()
+                    .zip(join_in_order(runs).await)
+                    .collect()
             }
             Step::Stuck(i) => {
                 let Some(op) = request.operations.get(i) else {
@@ -126,36 +150,61 @@ pub async fn run<S: ServerStore>(
                     "this operation waits on a circular chain of bulkId references that \
                      cannot be resolved (RFC 7644 §3.7.1)",
                 );
-                (failed(op, None, failure), None)
+                vec![(i, (failed(op, None, failure), None))]
             }
         };
-        let index = match step {
-            Step::Ready(i) | Step::Stuck(i) => i,
-        };
-        if let Some(slot) = performed.get_mut(index) {
-            *slot = true;
-        }
-        if let Some(bulk_id) = plan.declared_by(index) {
-            let resolution = match (created, &outcome.location) {
-                (Some(id), Some(location)) => Resolution::Created {
-                    id,
-                    location: location.clone(),
-                },
-                _ => Resolution::Failed,
-            };
-            resolved.insert(bulk_id, resolution);
-        }
-        let is_error = outcome.response.is_some();
-        outcomes.push((index, outcome));
-        if is_error {
-            errors += 1;
-            if request.fail_on_errors.is_some_and(|limit| errors >= limit) {
-                break;
+        for (index, (outcome, created)) in done {
+            if let Some(slot) = performed.get_mut(index) {
+                *slot = true;
+            }
+            if let Some(bulk_id) = plan.declared_by(index) {
+                let resolution = match (created, &outcome.location) {
+                    (Some(id), Some(location)) => Resolution::Created {
+                        id,
+                        location: location.clone(),
+                    },
+                    _ => Resolution::Failed,
+                };
+                resolved.insert(bulk_id, resolution);
+            }
+            let is_error = outcome.response.is_some();
+            outcomes.push((index, outcome));
+            if is_error {
+                errors += 1;
+                if request.fail_on_errors.is_some_and(|limit| errors >= limit) {
+                    break 'steps;
+                }
             }
         }
     }
     outcomes.sort_by_key(|(i, _)| *i);
     outcomes.into_iter().map(|(_, op)| op).collect()
+}
+
+/// Awaits futures together, polling them in the order given, and returns their outputs in
+/// that order. Each future's first poll happens before the next one's, so work a future
+/// submits on its first poll (a write queued to the store) is submitted in order.
+async fn join_in_order<F: Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {
+    let mut pending: Vec<_> = futures.map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = pending.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut all_done = true;
+        for (future, output) in pending.iter_mut().zip(outputs.iter_mut()) {
+            if output.is_none() {
+                match future.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => *output = Some(v),
+                    std::task::Poll::Pending => all_done = false,
+                }
+            }
+        }
+        if all_done {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await;
+    outputs.into_iter().flatten().collect()
 }
 
 /// What a bulkId turned into once its POST ran.
@@ -222,6 +271,38 @@ impl<'r> Plan<'r> {
         self.declares.get(index).copied().flatten()
     }
 
+    /// Operation `first` and the consecutive operations after it that can be submitted
+    /// with it (see [`run`]): POSTs that have not run, declare no duplicate bulkId, refer to
+    /// no bulkId and carry no password to hash; at most `limit`. Just `[first]` when
+    /// `first` itself is not such a POST.
+    fn wave<S: ServerStore>(
+        &self,
+        first: usize,
+        ops: &[BulkOperation],
+        svc: &Service<'_, S>,
+        limit: usize,
+    ) -> Vec<usize> {
+        let hashes_passwords = svc.context().settings.password_sync;
+        let independent = |i: usize| {
+            ops.get(i).is_some_and(|op| {
+                op.method == BulkMethod::Post
+                    && !self.duplicates.contains(&i)
+                    && self.refs.get(i).is_some_and(Vec::is_empty)
+                    && !(hashes_passwords && carries_password(op))
+            })
+        };
+        let mut wave = vec![first];
+        if !independent(first) {
+            return wave;
+        }
+        let mut next = first + 1;
+        while wave.len() < limit && independent(next) {
+            wave.push(next);
+            next += 1;
+        }
+        wave
+    }
+
     /// The first operation (in request order) that has not run and whose references are
     /// all unknown or resolved; if none is ready but some remain, the first remaining one
     /// as [`Step::Stuck`]; `None` when everything ran.
@@ -244,6 +325,15 @@ impl<'r> Plan<'r> {
         }
         first_remaining.map(Step::Stuck)
     }
+}
+
+/// Whether a POST's data has a `password` (any case): hashing it is a blocking task, after
+/// which the write could reach the store out of request order.
+fn carries_password(op: &BulkOperation) -> bool {
+    op.data
+        .as_ref()
+        .and_then(Value::as_object)
+        .is_some_and(|d| d.keys().any(|k| k.eq_ignore_ascii_case("password")))
 }
 
 /// The bulkIds an operation refers to in its `path` and its `data`.

@@ -49,6 +49,12 @@ impl<'a, S: ServerStore> Service<'a, S> {
         self.ctx
     }
 
+    /// Whether the store commits writes in the order they are submitted (see
+    /// [`scimd_store::Store::commits_in_submission_order`]).
+    pub fn writes_commit_in_order(&self) -> bool {
+        self.state.store().commits_in_submission_order()
+    }
+
     /// The schema registry.
     pub fn registry(&self) -> &'a scimd_core::schema::Registry {
         self.state.registry()

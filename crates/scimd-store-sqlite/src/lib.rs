@@ -175,6 +175,12 @@ pub(crate) fn now_micros() -> i64 {
 }
 
 impl Store for SqliteStore {
+    /// One writer thread takes writes from one FIFO queue ([`db`]), and a write is queued
+    /// when its future is first polled.
+    fn commits_in_submission_order(&self) -> bool {
+        true
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         self.read(|conn| conn.query_row("SELECT 1", [], |_| Ok(())).map_err(backend))
             .await

@@ -21,6 +21,14 @@ use crate::records::{
 
 /// Storage for tenants, credentials and SCIM resources.
 pub trait Store: Clone + Send + Sync + 'static {
+    /// Whether writes submitted one after another without waiting commit in submission
+    /// order, each seeing the ones before (a single writer queue). Callers may then
+    /// pipeline independent writes and get exactly the outcomes of running them one by one.
+    /// Backends with concurrent writers (PostgreSQL) keep the default, `false`.
+    fn commits_in_submission_order(&self) -> bool {
+        false
+    }
+
     /// Health check: succeeds when the database answers a trivial query.
     fn ping(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
 

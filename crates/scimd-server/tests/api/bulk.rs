@@ -315,6 +315,67 @@ async fn fail_on_errors_stops_processing() {
     assert_op_error(&ops[2], 404, None);
 }
 
+/// Consecutive independent POSTs may be submitted to the store together (SQLite); the
+/// outcome must still be that of running them one by one, in request order.
+#[tokio::test]
+async fn consecutive_posts_keep_request_order_and_fail_on_errors() {
+    let app = spawn_app().await;
+    let mut posts: Vec<Value> = (0..40)
+        .map(|i| json!({"method": "POST", "path": "/Users", "bulkId": format!("b{i}"), "data": user(&format!("wave{i}"))}))
+        .collect();
+    // The same userName twice (the first one wins, as one by one), then again in other case.
+    posts.insert(
+        10,
+        json!({"method": "POST", "path": "/Users", "bulkId": "dup1", "data": user("WAVE3")}),
+    );
+    posts.insert(
+        20,
+        json!({"method": "POST", "path": "/Users", "bulkId": "dup2", "data": user("wave30")}),
+    );
+    let ops = bulk(&app, &bulk_request(Value::Array(posts))).await;
+    assert_eq!(ops.len(), 42);
+    for (i, op) in ops.iter().enumerate() {
+        match i {
+            10 => assert_op_error(op, 409, Some("uniqueness")),
+            // "wave30" is POSTed at index 20, before its own POST (index 32): the earlier
+            // one wins.
+            20 => assert_eq!(op["status"], "201", "{op}"),
+            32 => assert_op_error(op, 409, Some("uniqueness")),
+            _ => assert_eq!(op["status"], "201", "{i}: {op}"),
+        }
+    }
+    let r = app
+        .get("/Users?filter=userName%20sw%20%22wave%22&count=0")
+        .await;
+    let list: Value = r.json().await.unwrap();
+    assert_eq!(list["totalResults"], 40);
+
+    // failOnErrors 2 over a run of POSTs: processing stops exactly at the second error,
+    // and nothing after it is created.
+    let ops = bulk(
+        &app,
+        &json!({"schemas": [BULK_REQUEST], "failOnErrors": 2, "Operations": [
+            {"method": "POST", "path": "/Users", "bulkId": "run-a", "data": user("run-a")},
+            {"method": "POST", "path": "/Users", "bulkId": "wave1", "data": user("wave1")},
+            {"method": "POST", "path": "/Users", "bulkId": "run-b", "data": user("run-b")},
+            {"method": "POST", "path": "/Users", "bulkId": "wave2", "data": user("wave2")},
+            {"method": "POST", "path": "/Users", "bulkId": "run-c", "data": user("run-c")},
+            {"method": "POST", "path": "/Users", "bulkId": "run-d", "data": user("run-d")}
+        ]}),
+    )
+    .await;
+    assert_eq!(ops.len(), 4, "{ops:?}");
+    assert_op_error(&ops[1], 409, Some("uniqueness"));
+    assert_op_error(&ops[3], 409, Some("uniqueness"));
+    for name in ["run-c", "run-d"] {
+        let r = app
+            .get(&format!("/Users?filter=userName%20eq%20%22{name}%22"))
+            .await;
+        let list: Value = r.json().await.unwrap();
+        assert_eq!(list["totalResults"], 0, "{name} was not performed");
+    }
+}
+
 #[tokio::test]
 async fn version_mismatch_is_412_in_that_operation() {
     let app = spawn_app().await;
