@@ -147,6 +147,41 @@ impl Readers {
         .map_err(|e| StoreError::Backend(format!("a database read stopped: {e}")))?
     }
 
+    /// Runs a point read — a lookup by a unique key, touching a handful of index pages —
+    /// directly on the calling (async) thread when a read connection is idle, and through
+    /// [`Readers::run`] otherwise. Such a read takes microseconds, less than the two
+    /// thread wake-ups of a hop to the blocking pool; anything that can read an unbounded
+    /// number of rows (listings, member lists) must use [`Readers::run`].
+    pub(crate) async fn run_point<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let idle = match Arc::clone(&self.permits).try_acquire_owned() {
+            Ok(permit) => {
+                let conn = self
+                    .idle
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .pop();
+                conn.map(|conn| (permit, conn))
+            }
+            Err(_) => None,
+        };
+        let Some((_permit, conn)) = idle else {
+            return self.run(f).await;
+        };
+        let out = catch_unwind(AssertUnwindSafe(|| f(&conn)))
+            .unwrap_or_else(|_| Err(StoreError::Backend("a database read panicked".into())));
+        if conn.is_autocommit() {
+            self.idle
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(conn);
+        }
+        out
+    }
+
     /// Closes the idle connections; no read may be running.
     pub(crate) fn close(&self) {
         self.permits.close();

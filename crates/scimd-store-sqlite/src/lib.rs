@@ -117,6 +117,15 @@ impl SqliteStore {
         self.inner.readers.run(f).await
     }
 
+    /// Runs a point read (a lookup by a unique key; see [`db::Readers::run_point`]).
+    pub(crate) async fn read_point<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.inner.readers.run_point(f).await
+    }
+
     /// Runs `f` as one write transaction (group-committed; see [`db`]).
     pub(crate) async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
     where

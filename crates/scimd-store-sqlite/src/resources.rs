@@ -569,26 +569,30 @@ pub(crate) async fn get(
     load: Load,
 ) -> Result<Option<StoredResource>, StoreError> {
     let id = id.to_owned();
-    store
-        .read(move |conn| {
-            let Some(row) = query_opt(
-                conn,
-                &format!(
-                    "SELECT {COLS} FROM resources r \
+    let read = move |conn: &Connection| {
+        let Some(row) = query_opt(
+            conn,
+            &format!(
+                "SELECT {COLS} FROM resources r \
                      WHERE r.tenant_id = ?1 AND r.kind = ?2 AND r.id = ?3"
-                ),
-                (tenant.0, kind_code(kind), &id),
-                ResourceRow::read,
-            )?
-            else {
-                return Ok(None);
-            };
-            let mut out = [row.decode()?];
-            load_into(conn, &mut out, load)?;
-            let [r] = out;
-            Ok(Some(r))
-        })
-        .await
+            ),
+            (tenant.0, kind_code(kind), &id),
+            ResourceRow::read,
+        )?
+        else {
+            return Ok(None);
+        };
+        let mut out = [row.decode()?];
+        load_into(conn, &mut out, load)?;
+        let [r] = out;
+        Ok(Some(r))
+    };
+    // A Group's member list can be any size: only reads without it are point reads.
+    if load.members && kind == ResourceKind::Group {
+        store.read(read).await
+    } else {
+        store.read_point(read).await
+    }
 }
 
 /// What a replace or update did: whether anything changed, and the member rows really

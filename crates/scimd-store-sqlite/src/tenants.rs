@@ -259,7 +259,7 @@ pub(crate) async fn credential_lookup(
     };
     let key = key.to_owned();
     store
-        .read(move |conn| {
+        .read_point(move |conn| {
             let found = conn
                 .prepare_cached(&format!(
                     "SELECT {CREDENTIAL_COLS}, {TENANT_COLS} FROM credentials c \
