@@ -85,11 +85,16 @@ pub(crate) fn connect(file: &Path, read_only: bool) -> Result<Connection, StoreE
     // WAL: readers never block the writer; synchronous=NORMAL: durable across process
     // crashes, a machine crash loses at most the last commits and never consistency.
     // temp_store=MEMORY: statement journals and sorts never spill to a temp file.
+    // cache_size: a write touches ~10 index B-trees; with SQLite's 2 MiB default their
+    // pages are re-read from the OS on every descent (measured: the writer's top cost).
+    // The writer keeps 32 MiB, each reader 8 MiB: at most 64 MiB in all.
     let mut pragmas = String::from(
         "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;",
     );
-    if !read_only {
-        pragmas.insert_str(0, "PRAGMA journal_mode = WAL; ");
+    if read_only {
+        pragmas.push_str(" PRAGMA cache_size = -8192;");
+    } else {
+        pragmas.insert_str(0, "PRAGMA journal_mode = WAL; PRAGMA cache_size = -32768; ");
     }
     conn.execute_batch(&pragmas).map_err(backend)?;
     Ok(conn)
