@@ -9,7 +9,8 @@ use std::collections::{HashMap, HashSet};
 
 use rusqlite::{Connection, Row};
 use scimd_core::datetime::format_rfc3339;
-use scimd_core::schema::{ResourceKind, ResourceType};
+use scimd_core::filter::{CompValue, CompareOp, Filter};
+use scimd_core::schema::{GROUP_SCHEMA, ResourceKind, ResourceType, USER_SCHEMA};
 use scimd_core::{MemberKind, MemberOp, MemberRef};
 use scimd_store::cursor::Cursor;
 use scimd_store::events::{Change, MemberDelta, WriteFacts, derive_events};
@@ -852,16 +853,43 @@ pub(crate) async fn query(
 ) -> Result<QueryResult, StoreError> {
     let plan = plan(store, tenant, kind, query)?;
     let load = query.load;
-    store
-        .read(move |conn| {
-            // One read transaction: the total, the page and its members come from the same
-            // snapshot.
-            let tx = conn.unchecked_transaction().map_err(backend)?;
-            let result = run_query(&tx, tenant, kind, load, &plan)?;
-            tx.commit().map_err(backend)?;
-            Ok(result)
-        })
-        .await
+    let read = move |conn: &Connection| {
+        // One read transaction: the total, the page and its members come from the same
+        // snapshot.
+        let tx = conn.unchecked_transaction().map_err(backend)?;
+        let result = run_query(&tx, tenant, kind, load, &plan)?;
+        tx.commit().map_err(backend)?;
+        Ok(result)
+    };
+    let bounded = query.filter.as_ref().is_some_and(|f| at_most_one(kind, f))
+        && !(load.members && kind == ResourceKind::Group);
+    if bounded {
+        // The IdPs' lookup before every create (`userName eq "…"`) is a point read.
+        store.read_point(read).await
+    } else {
+        store.read(read).await
+    }
+}
+
+/// Whether a filter is a single `id eq "…"` (any kind) or `userName eq "…"` (Users; unique
+/// ignoring case): at most one row, found through one index probe. (A conjunction is not
+/// taken: its other side may still scan before the rows are intersected.)
+pub(crate) fn at_most_one(kind: ResourceKind, filter: &Filter) -> bool {
+    match filter {
+        Filter::Compare {
+            path,
+            op: CompareOp::Eq,
+            value: CompValue::String(_),
+        } => {
+            let core = path.urn.as_deref().is_none_or(|urn| {
+                urn.eq_ignore_ascii_case(USER_SCHEMA) || urn.eq_ignore_ascii_case(GROUP_SCHEMA)
+            });
+            core && path.sub.is_none()
+                && (path.name.eq_ignore_ascii_case("id")
+                    || (kind == ResourceKind::User && path.name.eq_ignore_ascii_case("userName")))
+        }
+        _ => false,
+    }
 }
 
 fn run_query(

@@ -257,3 +257,27 @@ async fn cached_statements_are_not_reprepared() {
         .unwrap();
     assert_eq!(reprepared, 0);
 }
+
+/// Only single-row lookups are run as point reads on the caller's thread.
+#[test]
+fn point_lookups_are_recognised() {
+    use scimd_core::filter::parse_filter;
+    let bounded = |kind, f: &str| crate::resources::at_most_one(kind, &parse_filter(f).unwrap());
+    assert!(bounded(ResourceKind::User, "userName eq \"a@b.c\""));
+    assert!(bounded(ResourceKind::User, "USERNAME eq \"a\""));
+    assert!(bounded(
+        ResourceKind::User,
+        "urn:ietf:params:scim:schemas:core:2.0:User:userName eq \"a\""
+    ));
+    assert!(bounded(ResourceKind::Group, "id eq \"x\""));
+    for (kind, f) in [
+        (ResourceKind::User, "userName sw \"a\""),
+        (ResourceKind::User, "userName eq \"a\" or userName eq \"b\""),
+        (ResourceKind::User, "userName eq \"a\" and title co \"x\""),
+        (ResourceKind::User, "externalId eq \"a\""),
+        (ResourceKind::Group, "displayName eq \"a\""),
+        (ResourceKind::User, "emails[value eq \"a\"]"),
+    ] {
+        assert!(!bounded(kind, f), "{f}");
+    }
+}
