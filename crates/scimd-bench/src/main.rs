@@ -22,6 +22,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
+use scimd_store_postgres::is_postgres_url;
 use serde_json::json;
 
 /// Any failure of the harness; reported on stderr.
@@ -43,6 +44,7 @@ struct Cli {
 enum Cmd {
     /// Seed users and the W5 groups into a fresh database, before scimd starts on it.
     Seed {
+        /// `sqlite://PATH` or `postgres://USER@HOST:PORT/DATABASE` (as given to `scimd serve`).
         #[arg(long)]
         database: String,
         #[arg(long, default_value_t = 10_000)]
@@ -54,8 +56,9 @@ enum Cmd {
         token: String,
         #[arg(long)]
         manifest: PathBuf,
-        #[arg(long, default_value_t = 64)]
-        writers: u64,
+        /// Concurrent writers (default 64 on SQLite, PG_WRITERS on PostgreSQL).
+        #[arg(long)]
+        writers: Option<u64>,
     },
     /// Serve the limit (bare axum, pre-serialized users) for the seeded ids.
     Limit {
@@ -104,6 +107,10 @@ enum Cmd {
         date: String,
         #[arg(long, default_value = "")]
         command: String,
+        /// Remarks on the set-up recorded with the machine (`machine.notes`) and printed
+        /// under the table; repeatable.
+        #[arg(long)]
+        note: Vec<String>,
         #[arg(long)]
         out: PathBuf,
     },
@@ -157,6 +164,11 @@ async fn dispatch(cmd: Cmd) -> BenchResult<()> {
             manifest,
             writers,
         } => {
+            let writers = writers.unwrap_or(if is_postgres_url(&database) {
+                seed::PG_WRITERS
+            } else {
+                seed::SQLITE_WRITERS
+            });
             let m = seed::seed(&seed::SeedOptions {
                 database,
                 users,
@@ -199,6 +211,7 @@ async fn dispatch(cmd: Cmd) -> BenchResult<()> {
             backend,
             date,
             command,
+            note,
             out,
         } => {
             let manifest = data::Manifest::load(&manifest)?;
@@ -231,6 +244,7 @@ async fn dispatch(cmd: Cmd) -> BenchResult<()> {
                     "mem_total": meminfo_total(),
                     "loadavg_before": load_before,
                     "loadavg_after": loadavg(),
+                    "notes": note,
                 }),
                 seed,
                 workloads: results

@@ -104,6 +104,15 @@ pub fn markdown(
         }
         out.push('\n');
     }
+    let notes: Vec<&str> = scimd
+        .machine
+        .get("notes")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    if !notes.is_empty() {
+        out.push_str(&format!("\nNotes: {}\n", notes.join(" ")));
+    }
     out
 }
 
@@ -137,5 +146,17 @@ mod tests {
         assert!(md.contains("30% of 20000"), "{md}");
         assert!(md.contains("0.75×"), "{md}");
         assert!(md.contains("| W2 | GET | 16 | 6000 |"), "{md}");
+        assert!(!md.contains("Notes:"), "{md}");
+    }
+
+    #[test]
+    fn notes_from_the_machine_are_printed() {
+        let mut s = file("scimd", 10_000, 6000.0);
+        s.machine = json!({"notes": ["PostgreSQL 15 on the same 2 CPUs."]});
+        let md = markdown(&s, None, None);
+        assert!(
+            md.ends_with("\nNotes: PostgreSQL 15 on the same 2 CPUs.\n"),
+            "{md}"
+        );
     }
 }
