@@ -75,7 +75,7 @@ impl SqliteStore {
         Ok(Self {
             inner: Arc::new(Inner {
                 readers: db::Readers::new(&file),
-                writer: db::Writer::start(conn)?,
+                writer: db::Writer::start(conn, &file)?,
                 registry,
             }),
         })

@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use scimd_core::schema::{Registry, ResourceKind};
 use scimd_core::sort::SortSpec;
@@ -280,4 +281,36 @@ fn point_lookups_are_recognised() {
     ] {
         assert!(!bounded(kind, f), "{f}");
     }
+}
+
+/// The checkpointer thread copies committed WAL pages into the database file while the
+/// store is open, although the writer's own automatic checkpoint is far from due.
+#[tokio::test]
+async fn checkpointer_copies_the_wal_into_the_database_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("scimd.db");
+    let s = SqliteStore::open(
+        &format!("sqlite://{}", path.display()),
+        Arc::new(Registry::builtin()),
+    )
+    .await
+    .unwrap();
+    let t = tenant(&s, "acme").await;
+    let file_len = || std::fs::metadata(&path).unwrap().len();
+    let before = file_len();
+    seed_users(&s, t, 200).await;
+    let wal_len = std::fs::metadata(dir.path().join("scimd.db-wal"))
+        .unwrap()
+        .len();
+    // Far below the writer's backstop: only the checkpointer can move these pages.
+    assert!(wal_len < 4096 * 4096, "WAL of {wal_len} bytes");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while file_len() <= before {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the WAL was never checkpointed"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    s.close().await;
 }
