@@ -47,8 +47,69 @@ use sqlx::{Connection, Transaction};
 /// Default maximum connections per node (see docs/DEPLOYMENT.md on pool sizing).
 pub const DEFAULT_MAX_CONNECTIONS: u32 = 10;
 
+/// Default `statement_timeout` (and `idle_in_transaction_session_timeout`) of pooled
+/// connections: two thirds of the server's default request timeout (30 s), so that a
+/// statement outliving its request is cancelled by PostgreSQL and its connection returns to
+/// the pool instead of staying busy after the request has been answered.
+pub const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(20);
+
 /// How long a request waits for a free pooled connection before failing.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The tables whose planner statistics the request path depends on: without them PostgreSQL
+/// assumes every `tenant_id = … AND kind = …` matches one row and plans filtered listings as
+/// nested loops that rescan the attribute index once per resource.
+const PLANNED_TABLES: &[&str] = &["resources", "attr_index", "members", "resource_counts"];
+
+/// How the connection pool of a [`PostgresStore`] is built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolSettings {
+    /// Most connections the pool opens (at least 1).
+    pub max_connections: u32,
+    /// `statement_timeout` of every pooled connection: PostgreSQL cancels a statement that
+    /// runs longer (SQLSTATE 57014, reported as a [`StoreError::Backend`] naming the
+    /// timeout) and the connection is free again. `None` lets statements run forever.
+    /// Keep it below the server's request timeout: dropping a request's future does not
+    /// stop its statement on the server.
+    pub statement_timeout: Option<Duration>,
+    /// `idle_in_transaction_session_timeout`: PostgreSQL ends a session whose transaction
+    /// sits idle longer (for example one abandoned by a cancelled request while holding row
+    /// locks); the pool replaces the connection. `None` disables it.
+    pub idle_in_transaction_timeout: Option<Duration>,
+}
+
+impl Default for PoolSettings {
+    /// [`DEFAULT_MAX_CONNECTIONS`] and both timeouts at [`DEFAULT_STATEMENT_TIMEOUT`].
+    fn default() -> Self {
+        Self {
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            statement_timeout: Some(DEFAULT_STATEMENT_TIMEOUT),
+            idle_in_transaction_timeout: Some(DEFAULT_STATEMENT_TIMEOUT),
+        }
+    }
+}
+
+impl PoolSettings {
+    /// The defaults with both timeouts at two thirds of `request_timeout` (at least one
+    /// second), for a server whose requests give up after `request_timeout`.
+    pub fn for_request_timeout(request_timeout: Duration) -> Self {
+        let timeout = (request_timeout * 2 / 3).max(Duration::from_secs(1));
+        Self {
+            statement_timeout: Some(timeout),
+            idle_in_transaction_timeout: Some(timeout),
+            ..Self::default()
+        }
+    }
+}
+
+/// A timeout as a PostgreSQL setting in milliseconds; `0` (PostgreSQL's "disabled") for
+/// `None`, and at least 1 ms otherwise so that a tiny timeout does not disable it.
+fn timeout_setting(timeout: Option<Duration>) -> String {
+    match timeout {
+        None => "0".to_owned(),
+        Some(d) => d.as_millis().clamp(1, i32::MAX as u128).to_string(),
+    }
+}
 
 /// The PostgreSQL backend. Cheap to clone (a shared pool).
 #[derive(Debug, Clone)]
@@ -70,11 +131,11 @@ pub fn is_postgres_url(url: &str) -> bool {
 }
 
 impl PostgresStore {
-    /// Connects to `url` (`postgres://user:password@host:port/database`) with a pool of
-    /// [`DEFAULT_MAX_CONNECTIONS`] and applies pending migrations. `registry` is the schema
-    /// catalogue resources are indexed with.
+    /// Connects to `url` (`postgres://user:password@host:port/database`) with the default
+    /// [`PoolSettings`] and applies pending migrations. `registry` is the schema catalogue
+    /// resources are indexed with.
     pub async fn connect(url: &str, registry: Arc<Registry>) -> Result<Self, StoreError> {
-        Self::connect_with(url, registry, DEFAULT_MAX_CONNECTIONS).await
+        Self::connect_with_settings(url, registry, PoolSettings::default()).await
     }
 
     /// [`PostgresStore::connect`] with a pool of at most `max_connections`.
@@ -83,17 +144,94 @@ impl PostgresStore {
         registry: Arc<Registry>,
         max_connections: u32,
     ) -> Result<Self, StoreError> {
+        let settings = PoolSettings {
+            max_connections,
+            ..PoolSettings::default()
+        };
+        Self::connect_with_settings(url, registry, settings).await
+    }
+
+    /// [`PostgresStore::connect`] with explicit pool settings. After migrating, tables that
+    /// hold rows but have no planner statistics (a database bulk-loaded and not analyzed
+    /// yet) are analyzed before the store is returned; see [`PostgresStore::analyze`].
+    pub async fn connect_with_settings(
+        url: &str,
+        registry: Arc<Registry>,
+        settings: PoolSettings,
+    ) -> Result<Self, StoreError> {
         Self::migrate(url).await?;
-        let options = PgConnectOptions::from_str(url).map_err(backend)?;
+        let options = PgConnectOptions::from_str(url).map_err(backend)?.options([
+            (
+                "statement_timeout",
+                timeout_setting(settings.statement_timeout),
+            ),
+            (
+                "idle_in_transaction_session_timeout",
+                timeout_setting(settings.idle_in_transaction_timeout),
+            ),
+        ]);
         let pool = PgPoolOptions::new()
-            .max_connections(max_connections.max(1))
+            .max_connections(settings.max_connections.max(1))
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_with(options)
             .await
             .map_err(backend)?;
-        Ok(Self {
+        let store = Self {
             inner: Arc::new(Inner { pool, registry }),
-        })
+        };
+        store.analyze_if_unanalyzed().await?;
+        Ok(store)
+    }
+
+    /// Runs `ANALYZE` on the resource, attribute index, membership and count tables, so the
+    /// planner knows their sizes and value distributions. PostgreSQL's autovacuum does this
+    /// on its own after enough changes, but not at once after a bulk load; until then every
+    /// filtered listing can take time quadratic in the tenant's size. Not bound by the
+    /// pool's `statement_timeout` (it samples at most a few tens of thousands of rows per
+    /// table).
+    pub async fn analyze(&self) -> Result<(), StoreError> {
+        self.analyze_tables(PLANNED_TABLES).await
+    }
+
+    async fn analyze_tables(&self, tables: &[&str]) -> Result<(), StoreError> {
+        if tables.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.begin().await?;
+        sqlx::raw_sql("SET LOCAL statement_timeout = 0")
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        // Table names come from `PLANNED_TABLES` only.
+        let sql = format!("ANALYZE {}", tables.join(", "));
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        tx.commit().await.map_err(backend)
+    }
+
+    /// Analyzes the tables of [`PLANNED_TABLES`] that hold rows but have no statistics
+    /// (never analyzed): what a database loaded outside scimd, or by `scimd import` before
+    /// it analyzed, looks like. Cheap when statistics exist (a catalogue lookup per table).
+    async fn analyze_if_unanalyzed(&self) -> Result<(), StoreError> {
+        let mut missing = Vec::new();
+        for table in PLANNED_TABLES {
+            let sql = format!(
+                "SELECT EXISTS (SELECT 1 FROM {table}) \
+                 AND NOT EXISTS (SELECT 1 FROM pg_stats \
+                 WHERE schemaname = current_schema() AND tablename = $1) AS unanalyzed"
+            );
+            let unanalyzed: bool = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                .bind(*table)
+                .fetch_one(&self.inner.pool)
+                .await
+                .map_err(backend)?;
+            if unanalyzed {
+                missing.push(*table);
+            }
+        }
+        self.analyze_tables(&missing).await
     }
 
     /// Applies pending migrations to the database at `url` on one connection and returns
@@ -138,14 +276,36 @@ impl PostgresStore {
 }
 
 /// A database failure, for the log; except text PostgreSQL cannot store at all (U+0000,
-/// SQLSTATE 22021), which is the client's error, not the server's.
+/// SQLSTATE 22021), which is the client's error, not the server's. A statement cancelled
+/// by the pool's `statement_timeout` (57014) and a session ended by
+/// `idle_in_transaction_session_timeout` (25P03) say so, since both usually mean a runaway
+/// query plan (missing statistics: see [`PostgresStore::analyze`]) rather than a broken
+/// database.
 pub(crate) fn backend(e: sqlx::Error) -> StoreError {
-    if let sqlx::Error::Database(db) = &e
-        && db.code().as_deref() == Some("22021")
-    {
-        return StoreError::Scim(scimd_core::Error::invalid_value(
-            "text values must not contain the NUL character (U+0000)",
-        ));
+    if let sqlx::Error::Database(db) = &e {
+        match db.code().as_deref() {
+            Some("22021") => {
+                return StoreError::Scim(scimd_core::Error::invalid_value(
+                    "text values must not contain the NUL character (U+0000)",
+                ));
+            }
+            Some(code @ "57014") => {
+                return StoreError::Backend(format!(
+                    "statement timeout: PostgreSQL cancelled a statement that ran longer than \
+                     the pool's statement_timeout (SQLSTATE {code}: {}); if this repeats, check \
+                     that the tables have planner statistics (ANALYZE)",
+                    db.message()
+                ));
+            }
+            Some(code @ "25P03") => {
+                return StoreError::Backend(format!(
+                    "idle-in-transaction timeout: PostgreSQL ended a session whose transaction \
+                     was idle too long (SQLSTATE {code}: {})",
+                    db.message()
+                ));
+            }
+            _ => {}
+        }
     }
     StoreError::Backend(e.to_string())
 }

@@ -5,12 +5,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use scimd_core::schema::Registry;
 use scimd_store::testsuite::Fixture;
 
-use crate::PostgresStore;
 use crate::test_cluster::Cluster;
+use crate::{PoolSettings, PostgresStore};
 
 /// A store on a fresh database of the shared test cluster.
 #[allow(dead_code)]
@@ -495,4 +496,197 @@ fn database_urls_select_the_backend() {
     assert!(!is_postgres_url("sqlite:///var/lib/scimd/scimd.db"));
     assert!(!is_postgres_url("/var/lib/scimd/postgres://x"));
     assert!(!is_postgres_url("pg"));
+}
+
+/// A store on `db`'s database with a pool of `max` connections and a short
+/// `statement_timeout`.
+async fn short_timeout_node(db: &PgDb, max: u32, timeout: Duration) -> PostgresStore {
+    let settings = PoolSettings {
+        max_connections: max,
+        statement_timeout: Some(timeout),
+        idle_in_transaction_timeout: Some(Duration::from_secs(5)),
+    };
+    PostgresStore::connect_with_settings(&db.url, Arc::new(Registry::builtin()), settings)
+        .await
+        .unwrap()
+}
+
+/// Whether a backend of the cluster is still running a statement containing `marker`.
+async fn still_running(s: &PostgresStore, marker: &str) -> bool {
+    sqlx::query_scalar::<_, bool>(
+        "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE state = 'active' \
+         AND query LIKE '%' || $1 || '%' AND pid <> pg_backend_pid())",
+    )
+    .bind(marker)
+    .fetch_one(&s.inner.pool)
+    .await
+    .unwrap()
+}
+
+/// The server's request timeout drops a request's future, which does not stop its statement
+/// on the server: the pool's `statement_timeout` must, so the connection is free again and a
+/// runaway statement reports a timeout instead of occupying the pool.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statement_timeout_cancels_runaway_statements_and_frees_the_connection() {
+    let Some(db) = open().await else { return };
+    let s = short_timeout_node(&db, 1, Duration::from_millis(300)).await;
+
+    let started = Instant::now();
+    let err = sqlx::query("SELECT pg_sleep(5) AS awaited_one")
+        .execute(&s.inner.pool)
+        .await
+        .map_err(crate::backend)
+        .unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(3), "{err:?}");
+    assert!(
+        matches!(&err, StoreError::Backend(m) if m.starts_with("statement timeout")),
+        "{err:?}"
+    );
+    // The one pooled connection serves the next statement at once.
+    let started = Instant::now();
+    s.ping().await.unwrap();
+    assert!(started.elapsed() < Duration::from_secs(1));
+
+    // A request that gives up (its future dropped, as the server's timeout does).
+    let gave_up = tokio::time::timeout(
+        Duration::from_millis(100),
+        sqlx::query("SELECT pg_sleep(5) AS abandoned_one").execute(&s.inner.pool),
+    )
+    .await;
+    assert!(gave_up.is_err());
+    let started = Instant::now();
+    s.ping().await.unwrap();
+    assert!(started.elapsed() < Duration::from_secs(3));
+    // And PostgreSQL is not still running the abandoned statement.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while still_running(&db.store, "abandoned_one").await {
+        assert!(
+            Instant::now() < deadline,
+            "the abandoned statement is still running"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// `n` Users of tenant `t` written with plain SQL (as a bulk load outside scimd would),
+/// each with ten index rows; no `ANALYZE`.
+async fn bulk_load(s: &PostgresStore, t: scimd_store::TenantId, n: i64) {
+    sqlx::query(
+        "INSERT INTO resources (tenant_id, kind, id, unique_key, sort_name, version, created, \
+         created_us, modified, modified_us, data) \
+         SELECT $1, 1, 'id' || i, 'user' || i, 'user' || i, 1, '2024-01-01T00:00:00.000Z', 0, \
+         '2024-01-01T00:00:00.000Z', 0, '{\"userName\":\"user' || i || '\"}' \
+         FROM generate_series(1, $2) AS i",
+    )
+    .bind(t.0)
+    .bind(n)
+    .execute(&s.inner.pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO attr_index (tenant_id, kind, seq, path, elem, v_text) \
+         SELECT r.tenant_id, 1, r.seq, p.path, 0, \
+         CASE WHEN p.path = 'username' THEN r.unique_key ELSE p.path || r.seq END \
+         FROM resources r CROSS JOIN (VALUES ('username'), ('name.givenname'), \
+         ('name.familyname'), ('displayname'), ('emails.value'), ('emails.type'), \
+         ('emails.primary'), ('active'), ('title'), ('locale')) AS p(path) \
+         WHERE r.tenant_id = $1",
+    )
+    .bind(t.0)
+    .execute(&s.inner.pool)
+    .await
+    .unwrap();
+}
+
+/// Whether PostgreSQL has planner statistics for `table`.
+async fn has_statistics(s: &PostgresStore, table: &str) -> bool {
+    sqlx::query_scalar::<_, bool>(
+        "SELECT EXISTS (SELECT 1 FROM pg_stats WHERE schemaname = current_schema() \
+         AND tablename = $1)",
+    )
+    .bind(table)
+    .fetch_one(&s.inner.pool)
+    .await
+    .unwrap()
+}
+
+/// The production failure: a database loaded without `ANALYZE`, where PostgreSQL plans a
+/// `userName eq` listing as a nested loop rescanning the index once per user (quadratic).
+/// With the pool's `statement_timeout` such a listing ends within the timeout (as an error
+/// naming it, or done); connecting to such a database analyzes it, after which the same
+/// listing is quick and right.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unanalyzed_databases_cannot_hold_connections_and_get_analyzed_at_connect() {
+    let Some(db) = open().await else { return };
+    let t = tenant(&db.store, "acme").await;
+    // Connected while the tables are empty: nothing to analyze yet.
+    let node = short_timeout_node(&db, 2, Duration::from_millis(500)).await;
+    bulk_load(&db.store, t, 4000).await;
+    assert!(!has_statistics(&db.store, "attr_index").await);
+
+    let filter = list(Some("userName eq \"user3999\""));
+    let started = Instant::now();
+    let outcome = node.query(t, ResourceKind::User, &filter).await;
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(3), "{took:?} {outcome:?}");
+    match &outcome {
+        Ok(r) => assert_eq!(r.total, 1),
+        Err(StoreError::Backend(m)) => assert!(m.starts_with("statement timeout"), "{m}"),
+        Err(e) => panic!("{e:?}"),
+    }
+
+    // A node starting on the loaded database analyzes it.
+    let _starting = second_node(&db).await;
+    for table in ["resources", "attr_index"] {
+        assert!(has_statistics(&db.store, table).await, "{table}");
+    }
+    let started = Instant::now();
+    let r = node.query(t, ResourceKind::User, &filter).await.unwrap();
+    assert!(started.elapsed() < Duration::from_secs(1));
+    assert_eq!(r.total, 1);
+    assert_eq!(r.resources[0].id, "id3999");
+    let got = node
+        .get(t, ResourceKind::User, "id3999", Load::NONE)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.document["userName"], "user3999");
+}
+
+/// `scimd import` leaves a database the planner has statistics for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_analyzes_the_tables() {
+    use scimd_store::Transfer;
+    let Some(db) = open().await else { return };
+    let s = &db.store;
+    let t = tenant(s, "acme").await;
+    for i in 0..20 {
+        s.create(t, user(&format!("u{i}"), &format!("user{i}"), json!({})))
+            .await
+            .unwrap();
+    }
+    assert!(!has_statistics(s, "attr_index").await);
+    let mut export = s.export_tenant("acme").await.unwrap();
+    export.name = "copy".into();
+    s.import_tenant(&export).await.unwrap();
+    for table in ["resources", "attr_index"] {
+        assert!(has_statistics(s, table).await, "{table}");
+    }
+}
+
+#[test]
+fn pool_timeouts_follow_the_request_timeout() {
+    use crate::{DEFAULT_MAX_CONNECTIONS, DEFAULT_STATEMENT_TIMEOUT, timeout_setting};
+    let d = PoolSettings::default();
+    assert_eq!(d.max_connections, DEFAULT_MAX_CONNECTIONS);
+    assert_eq!(d.statement_timeout, Some(DEFAULT_STATEMENT_TIMEOUT));
+    assert_eq!(
+        PoolSettings::for_request_timeout(Duration::from_secs(30)),
+        d
+    );
+    let short = PoolSettings::for_request_timeout(Duration::from_secs(1));
+    assert_eq!(short.statement_timeout, Some(Duration::from_secs(1)));
+    assert_eq!(timeout_setting(None), "0");
+    assert_eq!(timeout_setting(Some(Duration::from_micros(10))), "1");
+    assert_eq!(timeout_setting(Some(Duration::from_secs(20))), "20000");
 }

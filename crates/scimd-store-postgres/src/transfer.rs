@@ -1,6 +1,9 @@
 //! Tenant export and import (`scimd export` / `scimd import`) for PostgreSQL; the format is
 //! [`scimd_store::transfer`]'s. An export reads one REPEATABLE READ snapshot; an import is
-//! one transaction, so a failed import leaves nothing behind.
+//! one transaction, so a failed import leaves nothing behind, and is followed by `ANALYZE`
+//! so the planner does not meet the freshly loaded rows without statistics. Both are
+//! operator commands, not requests: the pool's statement and idle-in-transaction timeouts
+//! are lifted for their transactions (one export statement reads a whole tenant).
 
 use std::collections::HashMap;
 
@@ -24,6 +27,17 @@ fn micros(stamp: &str) -> Result<i64, StoreError> {
     })
 }
 
+/// Lifts the pool's request-sized timeouts for the rest of the transaction on `conn`.
+async fn without_timeouts(conn: &mut sqlx::PgConnection) -> Result<(), StoreError> {
+    sqlx::raw_sql(
+        "SET LOCAL statement_timeout = 0; SET LOCAL idle_in_transaction_session_timeout = 0",
+    )
+    .execute(&mut *conn)
+    .await
+    .map(|_| ())
+    .map_err(backend)
+}
+
 fn kind_of(code: i64) -> Result<ResourceKind, StoreError> {
     kind_from_code(code).ok_or_else(|| StoreError::Backend(format!("unknown resource kind {code}")))
 }
@@ -36,6 +50,7 @@ impl Transfer for PostgresStore {
             .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             .await
             .map_err(backend)?;
+        without_timeouts(&mut tx).await?;
         let row = sqlx::query("SELECT id, settings, created FROM tenants WHERE name = $1")
             .bind(name)
             .fetch_optional(&mut *tx)
@@ -121,6 +136,7 @@ impl Transfer for PostgresStore {
 
     async fn import_tenant(&self, export: &TenantExport) -> Result<Tenant, StoreError> {
         let mut tx = self.begin().await?;
+        without_timeouts(&mut tx).await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO tenants (name, settings, created) VALUES ($1, $2, $3) RETURNING id",
         )
@@ -201,6 +217,10 @@ impl Transfer for PostgresStore {
             insert_members(&mut tx, tenant, group, &[(member, m.display.clone())]).await?;
         }
         tx.commit().await.map_err(backend)?;
+        // The import is committed whatever happens here; without this, autovacuum analyzes
+        // the new rows only after its next round, and until then listings can run for
+        // minutes. A failure leaves that to autovacuum (and to the next connect).
+        let _ = self.analyze().await;
         Ok(Tenant {
             id: tenant,
             name: export.name.clone(),
