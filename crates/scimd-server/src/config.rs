@@ -70,6 +70,10 @@ pub struct FileConfig {
     /// How long a node's claim on a delivery lasts if it dies mid-send, in seconds
     /// (default 60; `SCIMD_WEBHOOK_LEASE_SECS` overrides it).
     pub webhook_lease_secs: Option<u64>,
+    /// Most PostgreSQL connections a node's pool opens (default
+    /// `scimd_store_postgres::DEFAULT_MAX_CONNECTIONS`, 10;
+    /// `SCIMD_POSTGRES_MAX_CONNECTIONS` overrides it). Ignored on SQLite.
+    pub postgres_max_connections: Option<u32>,
     /// Custom schema attributes (`scimd_core::schema::config::SchemaConfig`), kept as JSON
     /// until the registry is built so that a bad section is reported with its own message.
     pub schema: Option<serde_json::Value>,
@@ -149,7 +153,13 @@ pub struct ServerConfig {
     /// [`WebhookConfig::from_config`](crate::webhooks::WebhookConfig::from_config), where the
     /// `SCIMD_WEBHOOK_*` environment variables override them: env > file > default.
     pub webhook: WebhookFileSettings,
+    /// `postgres_max_connections` of the file (`None`: not set there); resolved with the
+    /// environment by [`ServerConfig::postgres_max_connections`].
+    pub postgres_max_connections: Option<u32>,
 }
+
+/// Environment variable that overrides `postgres_max_connections` (env > file > default).
+pub const POSTGRES_MAX_CONNECTIONS_ENV: &str = "SCIMD_POSTGRES_MAX_CONNECTIONS";
 
 /// The webhook dispatcher keys of the configuration file, as written (`None`: not set).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -222,7 +232,35 @@ impl ServerConfig {
                 timeout_secs: file.webhook_timeout_secs,
                 lease_secs: file.webhook_lease_secs,
             },
+            postgres_max_connections: file.postgres_max_connections,
         }
+    }
+
+    /// The size of the PostgreSQL connection pool: [`POSTGRES_MAX_CONNECTIONS_ENV`] if set
+    /// (read through `env`), else the file's `postgres_max_connections`, else
+    /// `scimd_store_postgres::DEFAULT_MAX_CONNECTIONS`. Zero or a non-number is an error.
+    pub fn postgres_max_connections(
+        &self,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<u32, ConfigError> {
+        let (n, source) = match env(POSTGRES_MAX_CONNECTIONS_ENV) {
+            Some(v) => (
+                v.trim().parse::<u32>().map_err(|_| {
+                    ConfigError::Invalid(format!(
+                        "{POSTGRES_MAX_CONNECTIONS_ENV}: not a valid number: {v:?}"
+                    ))
+                })?,
+                POSTGRES_MAX_CONNECTIONS_ENV,
+            ),
+            None => match self.postgres_max_connections {
+                Some(n) => (n, "postgres_max_connections"),
+                None => return Ok(scimd_store_postgres::DEFAULT_MAX_CONNECTIONS),
+            },
+        };
+        if n == 0 {
+            return Err(ConfigError::Invalid(format!("{source} must be at least 1")));
+        }
+        Ok(n)
     }
 
     /// The SCIM base URL of the root routes (`…/scim/v2`).
@@ -287,6 +325,29 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn postgres_pool_size_is_env_over_file_over_default() {
+        let none = |_: &str| None;
+        let c = ServerConfig::default();
+        assert_eq!(
+            c.postgres_max_connections(none).unwrap(),
+            scimd_store_postgres::DEFAULT_MAX_CONNECTIONS
+        );
+        let file = FileConfig::parse("postgres_max_connections = 24").unwrap();
+        let c = ServerConfig::resolve(&Overrides::default(), file);
+        assert_eq!(c.postgres_max_connections(none).unwrap(), 24);
+        let env = |k: &str| (k == POSTGRES_MAX_CONNECTIONS_ENV).then(|| " 40 ".to_owned());
+        assert_eq!(c.postgres_max_connections(env).unwrap(), 40);
+        let zero = |_: &str| Some("0".to_owned());
+        assert!(c.postgres_max_connections(zero).is_err());
+        let junk = |_: &str| Some("many".to_owned());
+        assert!(c.postgres_max_connections(junk).is_err());
+        let file = FileConfig::parse("postgres_max_connections = 0").unwrap();
+        let c = ServerConfig::resolve(&Overrides::default(), file);
+        assert!(c.postgres_max_connections(none).is_err());
+        assert!(FileConfig::parse("postgres_max_connections = -1").is_err());
+    }
 
     #[test]
     fn defaults_follow_the_operator_interface() {

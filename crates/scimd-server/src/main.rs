@@ -13,7 +13,7 @@ use scimd_server::config::ServerConfig;
 use scimd_server::state::ServerStore;
 use scimd_server::{AppState, telemetry};
 use scimd_store::{StoreError, Transfer, WebhookStore};
-use scimd_store_postgres::{PostgresStore, is_postgres_url};
+use scimd_store_postgres::{PoolSettings, PostgresStore, is_postgres_url};
 use scimd_store_sqlite::SqliteStore;
 
 fn main() -> ExitCode {
@@ -86,7 +86,15 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             return Ok(());
         }
         let registry = scimd_server::schema_registry(config.schema.as_ref())?;
-        let store = PostgresStore::connect(&url, Arc::clone(&registry))
+        let settings = PoolSettings {
+            max_connections: config
+                .postgres_max_connections(|k| std::env::var(k).ok())
+                .map_err(|e| CliError(e.to_string()))?,
+            // Statements end before the request that runs them gives up (the server's
+            // timeout drops the request, not the statement running on PostgreSQL).
+            ..PoolSettings::for_request_timeout(config.request_timeout)
+        };
+        let store = PostgresStore::connect_with_settings(&url, Arc::clone(&registry), settings)
             .await
             .map_err(|e| CliError(format!("cannot open database: {e}")))?;
         let outcome = dispatch(store.clone(), config, registry, &cli.command).await;
