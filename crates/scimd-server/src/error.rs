@@ -168,4 +168,13 @@ mod tests {
         assert_eq!(e.status(), StatusCode::CONFLICT);
         assert_eq!(ApiError::Timeout.status(), StatusCode::SERVICE_UNAVAILABLE);
     }
+
+    #[test]
+    fn store_timeouts_are_temporary_and_failures_internal() {
+        use scimd_store::StoreError;
+        let timeout = crate::store_error(StoreError::Timeout("statement timeout".into()));
+        assert_eq!(timeout.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let failure = crate::store_error(StoreError::Backend("disk full".into()));
+        assert_eq!(failure.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
 }

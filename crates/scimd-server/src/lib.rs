@@ -60,8 +60,16 @@ pub fn schema_registry(
 /// Maps a storage failure to the client-facing error, logging backend causes (which are
 /// never shown to clients).
 pub fn store_error(e: scimd_store::StoreError) -> ApiError {
-    if let scimd_store::StoreError::Backend(cause) = &e {
-        tracing::error!(cause = %cause, "storage backend error");
+    match &e {
+        scimd_store::StoreError::Backend(cause) => {
+            tracing::error!(cause = %cause, "storage backend error");
+        }
+        // Temporary (a cancelled runaway statement): the client retries on 503.
+        scimd_store::StoreError::Timeout(cause) => {
+            tracing::warn!(cause = %cause, "storage timeout");
+            return ApiError::Timeout;
+        }
+        _ => {}
     }
     ApiError::Scim(e.into())
 }

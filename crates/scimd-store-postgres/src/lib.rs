@@ -290,7 +290,7 @@ pub(crate) fn backend(e: sqlx::Error) -> StoreError {
                 ));
             }
             Some(code @ "57014") => {
-                return StoreError::Backend(format!(
+                return StoreError::Timeout(format!(
                     "statement timeout: PostgreSQL cancelled a statement that ran longer than \
                      the pool's statement_timeout (SQLSTATE {code}: {}); if this repeats, check \
                      that the tables have planner statistics (ANALYZE)",

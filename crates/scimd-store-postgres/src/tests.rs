@@ -539,7 +539,7 @@ async fn statement_timeout_cancels_runaway_statements_and_frees_the_connection()
         .unwrap_err();
     assert!(started.elapsed() < Duration::from_secs(3), "{err:?}");
     assert!(
-        matches!(&err, StoreError::Backend(m) if m.starts_with("statement timeout")),
+        matches!(&err, StoreError::Timeout(m) if m.starts_with("statement timeout")),
         "{err:?}"
     );
     // The one pooled connection serves the next statement at once.
@@ -631,7 +631,7 @@ async fn unanalyzed_databases_cannot_hold_connections_and_get_analyzed_at_connec
     assert!(took < Duration::from_secs(3), "{took:?} {outcome:?}");
     match &outcome {
         Ok(r) => assert_eq!(r.total, 1),
-        Err(StoreError::Backend(m)) => assert!(m.starts_with("statement timeout"), "{m}"),
+        Err(StoreError::Timeout(m)) => assert!(m.starts_with("statement timeout"), "{m}"),
         Err(e) => panic!("{e:?}"),
     }
 

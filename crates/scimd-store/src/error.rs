@@ -33,6 +33,10 @@ pub enum StoreError {
     /// A filter or sort that cannot be translated (unknown path, wrong operator for the type).
     #[error(transparent)]
     Scim(scimd_core::Error),
+    /// The database cancelled a statement that ran past its time limit (a runaway plan, an
+    /// overloaded database). Temporary: the server answers 503. The text is for the log only.
+    #[error("storage timeout: {0}")]
+    Timeout(String),
     /// The database failed. The text is for the log only, never shown to clients.
     #[error("storage backend error: {0}")]
     Backend(String),
@@ -64,7 +68,7 @@ impl From<StoreError> for scimd_core::Error {
                 Error::InvalidCursor("the cursor is not valid for this query".into())
             }
             StoreError::Scim(e) => e,
-            StoreError::Backend(_) => Error::Internal,
+            StoreError::Timeout(_) | StoreError::Backend(_) => Error::Internal,
         }
     }
 }
