@@ -150,13 +150,40 @@ pub(crate) async fn event_heads(store: &PostgresStore) -> Result<Vec<(TenantId, 
 }
 
 pub(crate) async fn prune_events(store: &PostgresStore, before: &str) -> Result<u64, StoreError> {
-    let cutoff = time_micros(before)?;
-    sqlx::query("DELETE FROM events WHERE time_us < $1")
-        .bind(cutoff)
-        .execute(&store.inner.pool)
-        .await
-        .map(|r| r.rows_affected())
-        .map_err(backend)
+    prune_before(store, PRUNE_EVENTS, time_micros(before)?).await
+}
+
+/// Rows deleted per retention statement: each batch is a short statement well inside the
+/// pool's `statement_timeout`, so a large backlog is pruned in steps instead of being
+/// cancelled (and retried from scratch) forever.
+pub(crate) const PRUNE_BATCH: u64 = 5_000;
+
+/// One retention batch of each pruned table (the batch size is [`PRUNE_BATCH`]).
+const PRUNE_EVENTS: &str = "DELETE FROM events WHERE ctid = ANY(ARRAY(\
+     SELECT ctid FROM events WHERE time_us < $1 LIMIT 5000))";
+const PRUNE_AUDIT: &str = "DELETE FROM audit_log WHERE ctid = ANY(ARRAY(\
+     SELECT ctid FROM audit_log WHERE time_us < $1 LIMIT 5000))";
+
+/// Runs a retention batch (`PRUNE_EVENTS` or `PRUNE_AUDIT`) until a batch deletes fewer than
+/// [`PRUNE_BATCH`] rows; the number deleted.
+async fn prune_before(
+    store: &PostgresStore,
+    batch: &'static str,
+    cutoff: i64,
+) -> Result<u64, StoreError> {
+    let mut deleted = 0;
+    loop {
+        let n = sqlx::query(batch)
+            .bind(cutoff)
+            .execute(&store.inner.pool)
+            .await
+            .map_err(backend)?
+            .rows_affected();
+        deleted += n;
+        if n < PRUNE_BATCH {
+            return Ok(deleted);
+        }
+    }
 }
 
 async fn insert_audit(conn: &mut PgConnection, e: &AuditEntry) -> Result<(), StoreError> {
@@ -242,13 +269,7 @@ pub(crate) async fn query_audit(
 }
 
 pub(crate) async fn prune_audit(store: &PostgresStore, before: &str) -> Result<u64, StoreError> {
-    let cutoff = time_micros(before)?;
-    sqlx::query("DELETE FROM audit_log WHERE time_us < $1")
-        .bind(cutoff)
-        .execute(&store.inner.pool)
-        .await
-        .map(|r| r.rows_affected())
-        .map_err(backend)
+    prune_before(store, PRUNE_AUDIT, time_micros(before)?).await
 }
 
 fn admin_from_row(row: &PgRow) -> Result<AdminToken, StoreError> {

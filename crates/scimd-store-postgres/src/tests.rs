@@ -690,3 +690,30 @@ fn pool_timeouts_follow_the_request_timeout() {
     assert_eq!(timeout_setting(Some(Duration::from_micros(10))), "1");
     assert_eq!(timeout_setting(Some(Duration::from_secs(20))), "20000");
 }
+
+/// Retention deletes in batches: a backlog larger than one batch is removed whole, each
+/// statement short enough for the pool's `statement_timeout`.
+#[tokio::test]
+async fn audit_retention_prunes_a_backlog_in_batches() {
+    use scimd_store::AuditStore;
+    let Some(db) = open().await else { return };
+    let s = &db.store;
+    let backlog = crate::outbox::PRUNE_BATCH * 2 + 7;
+    sqlx::query(
+        "INSERT INTO audit_log (time, time_us, tenant, actor, client_ip, user_agent, method, \
+         path, status, duration_ms, request_id) \
+         SELECT '2020-01-01T00:00:00Z', 1577836800000000 + g, 'acme', 'token', '127.0.0.1', \
+         'test', 'GET', '/Users', 200, 1, 'r' || g FROM generate_series(1, $1) g",
+    )
+    .bind(i64::try_from(backlog).unwrap())
+    .execute(&s.inner.pool)
+    .await
+    .unwrap();
+    let pruned = s.prune_audit("2021-01-01T00:00:00Z").await.unwrap();
+    assert_eq!(pruned, backlog);
+    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log")
+        .fetch_one(&s.inner.pool)
+        .await
+        .unwrap();
+    assert_eq!(left, 0);
+}
