@@ -2,9 +2,9 @@
 //!
 //! Users are written through scimd's own [`Service::create`] on the real store the server
 //! will open — [`SqliteStore`] for `sqlite://…`, [`PostgresStore`] for `postgres://…` or
-//! `postgresql://…` (the scheme test `scimd serve` uses) — so with the same normalisation,
-//! index rows, counts and membership rows as a `POST /Users`, but without HTTP, so a million users take minutes instead of being bounded by the request
-//! path being measured. The `default` tenant and its bearer token are created exactly as
+//! `postgresql://…` (the scheme test `scimd serve` uses): the same normalisation, index
+//! rows, counts and membership rows as a `POST /Users`, but without HTTP, so a million
+//! users take minutes instead of being bounded by the request path being measured. The `default` tenant and its bearer token are created exactly as
 //! `scimd serve` creates them on first start (`bootstrap::ensure_default_tenant`), so the
 //! server then starts on this database as on any existing one.
 //!

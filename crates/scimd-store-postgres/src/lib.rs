@@ -67,8 +67,8 @@ pub struct PoolSettings {
     /// Most connections the pool opens (at least 1).
     pub max_connections: u32,
     /// `statement_timeout` of every pooled connection: PostgreSQL cancels a statement that
-    /// runs longer (SQLSTATE 57014, reported as a [`StoreError::Backend`] naming the
-    /// timeout) and the connection is free again. `None` lets statements run forever.
+    /// runs longer (SQLSTATE 57014, reported as [`StoreError::Timeout`]) and the connection
+    /// is free again. `None` lets statements run forever.
     /// Keep it below the server's request timeout: dropping a request's future does not
     /// stop its statement on the server.
     pub statement_timeout: Option<Duration>,
@@ -109,6 +109,18 @@ fn timeout_setting(timeout: Option<Duration>) -> String {
         None => "0".to_owned(),
         Some(d) => d.as_millis().clamp(1, i32::MAX as u128).to_string(),
     }
+}
+
+/// Lifts the pool's request-sized timeouts for the rest of the transaction on `conn`: for
+/// operator work (export, import, `ANALYZE`), not requests.
+pub(crate) async fn without_timeouts(conn: &mut sqlx::PgConnection) -> Result<(), StoreError> {
+    sqlx::raw_sql(
+        "SET LOCAL statement_timeout = 0; SET LOCAL idle_in_transaction_session_timeout = 0",
+    )
+    .execute(&mut *conn)
+    .await
+    .map(|_| ())
+    .map_err(backend)
 }
 
 /// The PostgreSQL backend. Cheap to clone (a shared pool).
@@ -198,10 +210,7 @@ impl PostgresStore {
             return Ok(());
         }
         let mut tx = self.begin().await?;
-        sqlx::raw_sql("SET LOCAL statement_timeout = 0")
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
+        without_timeouts(&mut tx).await?;
         // Table names come from `PLANNED_TABLES` only.
         let sql = format!("ANALYZE {}", tables.join(", "));
         sqlx::raw_sql(sqlx::AssertSqlSafe(sql))

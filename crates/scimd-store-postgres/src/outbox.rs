@@ -157,12 +157,14 @@ pub(crate) async fn prune_events(store: &PostgresStore, before: &str) -> Result<
 /// pool's `statement_timeout`, so a large backlog is pruned in steps instead of being
 /// cancelled (and retried from scratch) forever.
 pub(crate) const PRUNE_BATCH: u64 = 5_000;
+// The same, as the bound `LIMIT` (PostgreSQL has no unsigned integers).
+const PRUNE_BATCH_ROWS: i64 = PRUNE_BATCH as i64;
 
-/// One retention batch of each pruned table (the batch size is [`PRUNE_BATCH`]).
+/// One retention batch of each pruned table: rows before `$1`, at most `$2` of them.
 const PRUNE_EVENTS: &str = "DELETE FROM events WHERE ctid = ANY(ARRAY(\
-     SELECT ctid FROM events WHERE time_us < $1 LIMIT 5000))";
+     SELECT ctid FROM events WHERE time_us < $1 LIMIT $2))";
 const PRUNE_AUDIT: &str = "DELETE FROM audit_log WHERE ctid = ANY(ARRAY(\
-     SELECT ctid FROM audit_log WHERE time_us < $1 LIMIT 5000))";
+     SELECT ctid FROM audit_log WHERE time_us < $1 LIMIT $2))";
 
 /// Runs a retention batch (`PRUNE_EVENTS` or `PRUNE_AUDIT`) until a batch deletes fewer than
 /// [`PRUNE_BATCH`] rows; the number deleted.
@@ -175,6 +177,7 @@ async fn prune_before(
     loop {
         let n = sqlx::query(batch)
             .bind(cutoff)
+            .bind(PRUNE_BATCH_ROWS)
             .execute(&store.inner.pool)
             .await
             .map_err(backend)?

@@ -17,7 +17,7 @@ use scimd_store::{CredentialKind, StoreError, Tenant, TenantId};
 use sqlx::Row;
 
 use crate::resources::{count, derive, insert_index, insert_members, parse_document, write_error};
-use crate::{PostgresStore, backend};
+use crate::{PostgresStore, backend, without_timeouts};
 
 fn micros(stamp: &str) -> Result<i64, StoreError> {
     parse_rfc3339(stamp).ok_or_else(|| {
@@ -25,17 +25,6 @@ fn micros(stamp: &str) -> Result<i64, StoreError> {
             "not an RFC 3339 timestamp: {stamp}"
         )))
     })
-}
-
-/// Lifts the pool's request-sized timeouts for the rest of the transaction on `conn`.
-async fn without_timeouts(conn: &mut sqlx::PgConnection) -> Result<(), StoreError> {
-    sqlx::raw_sql(
-        "SET LOCAL statement_timeout = 0; SET LOCAL idle_in_transaction_session_timeout = 0",
-    )
-    .execute(&mut *conn)
-    .await
-    .map(|_| ())
-    .map_err(backend)
 }
 
 fn kind_of(code: i64) -> Result<ResourceKind, StoreError> {

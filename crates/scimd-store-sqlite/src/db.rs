@@ -22,8 +22,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex, PoisonError};
-use std::thread::JoinHandle;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::thread::{JoinHandle, Thread};
 use std::time::Duration;
 
 use rusqlite::config::DbConfig;
@@ -294,14 +294,7 @@ impl Writer {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take();
-        let thread = self
-            .thread
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some(thread) = thread {
-            let _ = thread.join();
-        }
+        join(&self.thread, || ());
         self.checkpointer.stop();
     }
 }
@@ -317,6 +310,8 @@ struct Checkpointer {
     /// Set by the writer after a commit; cleared by the checkpoint that follows.
     dirty: AtomicBool,
     stopping: AtomicBool,
+    /// The checkpointer thread, to wake it; set once it is spawned.
+    waker: OnceLock<Thread>,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -328,6 +323,7 @@ impl Checkpointer {
         let this = Arc::new(Self {
             dirty: AtomicBool::new(false),
             stopping: AtomicBool::new(false),
+            waker: OnceLock::new(),
             thread: Mutex::new(None),
         });
         let state = Arc::clone(&this);
@@ -335,6 +331,7 @@ impl Checkpointer {
             .name("scimd-sqlite-checkpointer".into())
             .spawn(move || state.run(&conn))
             .map_err(|e| StoreError::Backend(format!("starting the SQLite checkpointer: {e}")))?;
+        let _ = this.waker.set(thread.thread().clone());
         *this.thread.lock().unwrap_or_else(PoisonError::into_inner) = Some(thread);
         Ok(this)
     }
@@ -359,13 +356,9 @@ impl Checkpointer {
     /// Called by the writer after each commit: cheap when the thread is already awake.
     fn committed(&self) {
         if !self.dirty.swap(true, Ordering::AcqRel)
-            && let Some(thread) = self
-                .thread
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .as_ref()
+            && let Some(thread) = self.waker.get()
         {
-            thread.thread().unpark();
+            thread.unpark();
         }
     }
 
@@ -373,15 +366,20 @@ impl Checkpointer {
     fn stop(&self) {
         self.stopping.store(true, Ordering::Release);
         self.dirty.store(true, Ordering::Release);
-        let thread = self
-            .thread
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some(thread) = thread {
-            thread.thread().unpark();
-            let _ = thread.join();
-        }
+        join(&self.thread, || {
+            if let Some(thread) = self.waker.get() {
+                thread.unpark();
+            }
+        });
+    }
+}
+
+/// Takes the thread out of `slot` (once), runs `wake` and joins it.
+fn join(slot: &Mutex<Option<JoinHandle<()>>>, wake: impl FnOnce()) {
+    let thread = slot.lock().unwrap_or_else(PoisonError::into_inner).take();
+    if let Some(thread) = thread {
+        wake();
+        let _ = thread.join();
     }
 }
 
