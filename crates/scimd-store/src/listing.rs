@@ -1,6 +1,14 @@
 //! The SQL of one listing page (RFC 7644 §3.4.2): filter, sort, and index or cursor
 //! pagination (RFC 9865), built once for every backend through its [`Dialect`]. The backends
 //! only run the statements and assemble the rows.
+//!
+//! Deep index pages of a plain listing (no filter, no sort: what Okta's import requests page
+//! after page) do not skip rows one by one. Every backend keeps `seq_buckets`, the number of
+//! a tenant's resources of a kind per range of [`SEQ_BUCKET_SIZE`] consecutive `seq`s,
+//! written in the same transaction as every create and delete. Reading those counts in the
+//! page's own snapshot turns "skip `offset` rows" into "start at the first `seq` of the
+//! bucket holding row `offset`, then skip the rows before it in that bucket" ([`SeekPlan`]):
+//! the same rows, found in a few thousand index steps at any depth.
 
 use scimd_core::schema::{Registry, ResourceKind, ResourceType};
 
@@ -14,6 +22,16 @@ use crate::{Page, Query, StoreError, TenantId};
 pub const COLUMNS: &str =
     "r.seq, r.kind, r.id, r.version, r.created, r.modified, r.data, r.password_hash";
 
+/// `log2` of [`SEQ_BUCKET_SIZE`]: a resource counts in bucket `seq >> SEQ_BUCKET_BITS`.
+pub const SEQ_BUCKET_BITS: u32 = 12;
+
+/// Consecutive `seq`s per row of `seq_buckets` (4,096).
+pub const SEQ_BUCKET_SIZE: i64 = 1 << SEQ_BUCKET_BITS;
+
+/// The smallest offset (`startIndex - 1`) a plain index page seeks through `seq_buckets`
+/// for; below it skipping rows costs less than reading the buckets.
+pub const SEEK_MIN_OFFSET: u64 = 4096;
+
 /// The SQL of one listing page.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ListingPlan {
@@ -24,6 +42,9 @@ pub struct ListingPlan {
     pub binds: Vec<SqlValue>,
     /// Set for cursor pages.
     pub cursor: Option<CursorPlan>,
+    /// Set for deep plain index pages: two of `binds` the backend fills in from
+    /// `seq_buckets`, read in the page's snapshot, before running `page`.
+    pub seek: Option<SeekPlan>,
     /// Whether `sort_value` is numeric (else text or NULL).
     pub numeric_sort: bool,
 }
@@ -37,6 +58,51 @@ pub struct CursorPlan {
     pub given: bool,
     pub count: u64,
     pub fingerprint: u64,
+}
+
+/// A deep index page of a plain listing, ordered by `seq`: `page` reads
+/// `… AND r.seq >= binds[seq_bind] … OFFSET binds[offset_bind]`, both placeholders until
+/// [`SeekPlan::apply`] sets them from the tenant's `seq_buckets`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SeekPlan {
+    /// Index in [`ListingPlan::binds`] of the lowest `seq` to read from.
+    pub seq_bind: usize,
+    /// Index in [`ListingPlan::binds`] of the rows to skip from there.
+    pub offset_bind: usize,
+    /// Rows before the page in the whole listing (`startIndex - 1`).
+    pub offset: u64,
+}
+
+impl SeekPlan {
+    /// Where the page starts, given the tenant's buckets of this kind as `(bucket, n)` in
+    /// ascending bucket order (each bucket at most once): the first `seq` of the bucket
+    /// holding row `offset`, and how many rows of that bucket come before it. An offset at
+    /// or beyond the total gives a position past every `seq` (an empty page).
+    pub fn position(&self, buckets: impl IntoIterator<Item = (i64, i64)>) -> (i64, i64) {
+        let mut before: u64 = 0;
+        for (bucket, n) in buckets {
+            // A count is never negative when the table is consistent; read one as empty.
+            let n = u64::try_from(n).unwrap_or(0);
+            let end = before.saturating_add(n);
+            if self.offset < end {
+                let first_seq = bucket.checked_mul(SEQ_BUCKET_SIZE).unwrap_or(i64::MAX);
+                return (first_seq, clamp(self.offset - before));
+            }
+            before = end;
+        }
+        (i64::MAX, 0)
+    }
+
+    /// Sets the plan's two seek binds from the buckets (see [`SeekPlan::position`]).
+    pub fn apply(&self, binds: &mut [SqlValue], buckets: impl IntoIterator<Item = (i64, i64)>) {
+        let (first_seq, skip) = self.position(buckets);
+        if let Some(b) = binds.get_mut(self.seq_bind) {
+            *b = SqlValue::Int(first_seq);
+        }
+        if let Some(b) = binds.get_mut(self.offset_bind) {
+            *b = SqlValue::Int(skip);
+        }
+    }
 }
 
 /// A count or offset as a bound integer (values beyond `i64` are clamped).
@@ -88,9 +154,20 @@ pub fn plan_listing<D: Dialect>(
             start_index,
             count: n,
         } => {
+            let skip = start_index.saturating_sub(1);
+            // Only in `seq` order do the bucket counts say where row `skip` is.
+            let seek =
+                (query.filter.is_none() && key.is_none() && skip >= SEEK_MIN_OFFSET).then(|| {
+                    b.push(" AND r.seq >= ");
+                    // Until the backend applies the buckets (`SeekPlan::apply`) the binds are
+                    // `seq >= 0` and the whole offset: the plain page, correct but slow.
+                    b.push_bind(SqlValue::Int(0));
+                    b.binds().len().saturating_sub(1)
+                });
             let order = order_by(key.as_ref(), false);
             let limit = b.bind(SqlValue::Int(clamp(*n)));
-            let offset = b.bind(SqlValue::Int(clamp(start_index.saturating_sub(1))));
+            let offset = b.bind(SqlValue::Int(clamp(skip)));
+            let offset_bind = b.binds().len().saturating_sub(1);
             let page = format!(
                 "SELECT {COLUMNS}, {sort_value} AS sort_value {} {order} LIMIT {limit} OFFSET {offset}",
                 b.sql()
@@ -100,6 +177,11 @@ pub fn plan_listing<D: Dialect>(
                 page,
                 binds: b.finish().binds,
                 cursor: None,
+                seek: seek.map(|seq_bind| SeekPlan {
+                    seq_bind,
+                    offset_bind,
+                    offset: skip,
+                }),
                 numeric_sort,
             })
         }
@@ -142,8 +224,129 @@ pub fn plan_listing<D: Dialect>(
                     count: *n,
                     fingerprint: fp,
                 }),
+                seek: None,
                 numeric_sort,
             })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+    use scimd_core::filter::parse_filter;
+    use scimd_core::sort::{SortOrder, SortSpec};
+
+    use super::*;
+    use crate::Load;
+    use crate::sql::Sqlite;
+
+    fn plan(filter: Option<&str>, sort: bool, page: Page) -> ListingPlan {
+        let registry = Registry::builtin();
+        let rt = registry.resource_type_of(ResourceKind::User).unwrap();
+        let query = Query {
+            filter: filter.map(|f| parse_filter(f).unwrap()),
+            sort: sort.then(|| SortSpec {
+                path: scimd_core::filter::parse_attr_path("userName").unwrap(),
+                order: SortOrder::Ascending,
+            }),
+            page,
+            load: Load::NONE,
+        };
+        plan_listing(
+            Sqlite,
+            &registry,
+            rt,
+            TenantId(7),
+            ResourceKind::User,
+            &query,
+        )
+        .unwrap()
+    }
+
+    fn index(start_index: u64) -> Page {
+        Page::Index {
+            start_index,
+            count: 100,
+        }
+    }
+
+    #[test]
+    fn only_deep_plain_index_pages_seek() {
+        let deep = plan(None, false, index(SEEK_MIN_OFFSET + 1));
+        let seek = deep.seek.unwrap();
+        assert_eq!(seek.offset, SEEK_MIN_OFFSET);
+        assert!(
+            deep.page
+                .contains(&format!("AND r.seq >= ?{}", seek.seq_bind + 1))
+        );
+        assert!(
+            deep.page
+                .ends_with(&format!("OFFSET ?{}", seek.offset_bind + 1))
+        );
+        assert!(deep.page.contains("ORDER BY r.seq ASC"));
+        assert_eq!(deep.count, None);
+
+        let shallow = plan(None, false, index(SEEK_MIN_OFFSET));
+        assert_eq!(shallow.seek, None);
+        assert!(!shallow.page.contains("r.seq >="));
+        let filtered = plan(Some("title pr"), false, index(100_000));
+        assert_eq!(filtered.seek, None);
+        let sorted = plan(None, true, index(100_000));
+        assert_eq!(sorted.seek, None);
+        let cursor = plan(
+            None,
+            false,
+            Page::Cursor {
+                cursor: None,
+                count: 10,
+            },
+        );
+        assert_eq!(cursor.seek, None);
+    }
+
+    #[test]
+    fn seek_binds_come_from_the_bucket_holding_the_offset() {
+        let at = |offset: u64, buckets: &[(i64, i64)]| {
+            SeekPlan {
+                seq_bind: 0,
+                offset_bind: 1,
+                offset,
+            }
+            .position(buckets.iter().copied())
+        };
+        // Buckets 0, 2, 3 hold 10, 5 and 7 rows; bucket 1 holds none (no row) and bucket 4
+        // is an emptied row.
+        let buckets = [(0, 10), (2, 5), (3, 7), (4, 0)];
+        assert_eq!(at(0, &buckets), (0, 0));
+        assert_eq!(at(9, &buckets), (0, 9));
+        // Exactly at a boundary: the first row of the next non-empty bucket.
+        assert_eq!(at(10, &buckets), (2 * SEQ_BUCKET_SIZE, 0));
+        assert_eq!(at(14, &buckets), (2 * SEQ_BUCKET_SIZE, 4));
+        assert_eq!(at(15, &buckets), (3 * SEQ_BUCKET_SIZE, 0));
+        assert_eq!(at(21, &buckets), (3 * SEQ_BUCKET_SIZE, 6));
+        // At or beyond the total: past every seq.
+        assert_eq!(at(22, &buckets), (i64::MAX, 0));
+        assert_eq!(at(u64::MAX, &buckets), (i64::MAX, 0));
+        assert_eq!(at(0, &[]), (i64::MAX, 0));
+        // A negative count (never written) is read as empty.
+        assert_eq!(at(3, &[(0, -5), (1, 4)]), (SEQ_BUCKET_SIZE, 3));
+
+        let mut binds = vec![SqlValue::Int(0), SqlValue::Int(0), SqlValue::Int(100)];
+        SeekPlan {
+            seq_bind: 0,
+            offset_bind: 1,
+            offset: 12,
+        }
+        .apply(&mut binds, buckets);
+        assert_eq!(
+            binds,
+            [
+                SqlValue::Int(2 * SEQ_BUCKET_SIZE),
+                SqlValue::Int(2),
+                SqlValue::Int(100)
+            ]
+        );
     }
 }
