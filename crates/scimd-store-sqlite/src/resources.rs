@@ -5,6 +5,7 @@
 //! ([`crate::db`]); what can be computed without the database (index rows, serialised
 //! documents, the listing SQL) is computed before, off the single writer thread.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 use rusqlite::{Connection, Row};
@@ -15,7 +16,7 @@ use scimd_core::{MemberKind, MemberOp, MemberRef};
 use scimd_store::cursor::Cursor;
 use scimd_store::events::{Change, MemberDelta, WriteFacts, derive_events};
 use scimd_store::index::{IndexRow, index_rows};
-use scimd_store::listing::{COLUMNS as COLS, ListingPlan as Plan, plan_listing};
+use scimd_store::listing::{COLUMNS as COLS, ListingPlan as Plan, SEQ_BUCKET_BITS, plan_listing};
 use scimd_store::sql::{Position, SqlValue, Sqlite, kind_code, kind_from_code};
 use scimd_store::{
     Document, GroupRef, Load, Member, NewResource, Query, QueryResult, Replacement, StoreError,
@@ -487,6 +488,25 @@ fn version_mismatch(expected: Option<i64>, current: i64) -> Result<(), StoreErro
     }
 }
 
+/// Adds `delta` to `seq_buckets` for the bucket of `seq` (see
+/// [`scimd_store::listing::SeekPlan`]); every write that inserts or deletes a resource row
+/// calls it in the same transaction.
+pub(crate) fn count_in_bucket(
+    conn: &Connection,
+    tenant: TenantId,
+    kind: ResourceKind,
+    seq: i64,
+    delta: i64,
+) -> Result<(), StoreError> {
+    execute(
+        conn,
+        "INSERT INTO seq_buckets (tenant_id, kind, bucket, n) VALUES (?1, ?2, ?3, ?4) \
+         ON CONFLICT (tenant_id, kind, bucket) DO UPDATE SET n = n + excluded.n",
+        (tenant.0, kind_code(kind), seq >> SEQ_BUCKET_BITS, delta),
+    )?;
+    Ok(())
+}
+
 pub(crate) async fn create(
     store: &SqliteStore,
     tenant: TenantId,
@@ -549,6 +569,7 @@ fn create_in(
          ON CONFLICT (tenant_id, kind) DO UPDATE SET n = n + 1",
         (tenant.0, kind_code(kind)),
     )?;
+    count_in_bucket(conn, tenant, kind, seq, 1)?;
     let created = fetch_by_seq(conn, seq, Load::ALL)?;
     if let Some(change) = change {
         let facts = WriteFacts {
@@ -826,6 +847,7 @@ pub(crate) async fn delete(
                 "UPDATE resource_counts SET n = n - 1 WHERE tenant_id = ?1 AND kind = ?2",
                 (tenant.0, kind_code(kind)),
             )?;
+            count_in_bucket(conn, tenant, kind, cur.seq, -1)?;
             if let Some(change) = &change {
                 let events = derive_events(kind, &id, true, &WriteFacts::default(), change);
                 outbox::record(conn, tenant, events, change)?;
@@ -911,8 +933,20 @@ fn run_query(
         )?
         .unwrap_or(0),
     };
+    let mut binds = Cow::Borrowed(&plan.binds);
+    if let Some(seek) = &plan.seek {
+        // Same transaction as the page: the counts describe exactly the rows it skips.
+        let buckets = query_all(
+            conn,
+            "SELECT bucket, n FROM seq_buckets WHERE tenant_id = ?1 AND kind = ?2 \
+             ORDER BY bucket",
+            (tenant.0, kind_code(kind)),
+            |row| Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?)),
+        )?;
+        seek.apply(binds.to_mut(), buckets);
+    }
     let numeric = plan.numeric_sort;
-    let rows = query_all(conn, &plan.page, params_of(&plan.binds), |row| {
+    let rows = query_all(conn, &plan.page, params_of(&binds), |row| {
         let value = if numeric {
             row.get::<_, Option<f64>>("sort_value")?.map(SqlValue::Num)
         } else {

@@ -161,6 +161,22 @@ CREATE TABLE admin_tokens (
 "#,
     // 3: webhook endpoints, the delivery queue and the attempt log (`webhooks.rs`).
     crate::webhooks::MIGRATION,
+    // 4: resources per range of seqs, for deep index pages (scimd_store::listing::SeekPlan).
+    r#"
+-- The number of a tenant's resources of a kind whose seq is in `bucket` = seq >> 12
+-- (scimd_store::listing::SEQ_BUCKET_BITS), maintained by every create and delete in their
+-- transaction, like resource_counts. A plain index page at offset N starts at the first seq
+-- of the bucket holding row N instead of skipping N rows. Rows that reach 0 are kept.
+CREATE TABLE seq_buckets (
+    tenant_id   INTEGER NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+    kind        INTEGER NOT NULL,
+    bucket      INTEGER NOT NULL,
+    n           INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, kind, bucket)
+) WITHOUT ROWID;
+INSERT INTO seq_buckets (tenant_id, kind, bucket, n)
+    SELECT tenant_id, kind, seq >> 12, COUNT(*) FROM resources GROUP BY 1, 2, 3;
+"#,
 ];
 
 /// Brings the database to the latest schema version.

@@ -153,8 +153,8 @@ pub(crate) async fn list_tenants(store: &SqliteStore) -> Result<Vec<Tenant>, Sto
 }
 
 pub(crate) async fn delete_tenant(store: &SqliteStore, tenant: TenantId) -> Result<(), StoreError> {
-    // Foreign keys cascade to credentials, counts and resources, and from resources to
-    // their index rows and memberships; one transaction.
+    // Foreign keys cascade to credentials, counts (`resource_counts`, `seq_buckets`) and
+    // resources, and from resources to their index rows and memberships; one transaction.
     store
         .write(move |conn| {
             let n = conn

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use rusqlite::Connection;
 use scimd_core::datetime::parse_rfc3339;
 use scimd_core::schema::ResourceKind;
+use scimd_store::listing::SEQ_BUCKET_BITS;
 use scimd_store::sql::{kind_code, kind_from_code};
 use scimd_store::transfer::{
     ExportedCredential, ExportedMember, ExportedResource, TenantExport, Transfer,
@@ -193,6 +194,8 @@ fn import_in(
         })?;
     }
     let mut seqs: HashMap<(i64, &str), i64> = HashMap::new();
+    // Rows per (kind, bucket) of `seq_buckets`, written once all resources are in.
+    let mut buckets: HashMap<(i64, i64), i64> = HashMap::new();
     for (r, d) in export.resources.iter().zip(derived) {
         let seq: i64 = conn
             .prepare_cached(
@@ -226,6 +229,16 @@ fn import_in(
             .map_err(|e| write_error(e, r.kind))?;
         insert_index(conn, tenant, r.kind, seq, &d.rows)?;
         seqs.insert((kind_code(r.kind), r.id.as_str()), seq);
+        *buckets
+            .entry((kind_code(r.kind), seq >> SEQ_BUCKET_BITS))
+            .or_insert(0) += 1;
+    }
+    for ((kind, bucket), n) in buckets {
+        execute(
+            conn,
+            "INSERT INTO seq_buckets (tenant_id, kind, bucket, n) VALUES (?1, ?2, ?3, ?4)",
+            (id, kind, bucket, n),
+        )?;
     }
     for (kind, n) in [ResourceKind::User, ResourceKind::Group]
         .map(|k| (k, export.resources.iter().filter(|r| r.kind == k).count()))
