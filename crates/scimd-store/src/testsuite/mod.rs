@@ -17,6 +17,7 @@
 )]
 
 pub mod outbox;
+pub mod paging;
 pub mod props;
 
 pub use outbox::{
@@ -24,6 +25,7 @@ pub use outbox::{
     concurrent_writers_get_distinct_event_numbers, events_are_pruned_and_numbering_continues,
     failed_and_empty_writes_record_nothing, outbox_records_every_change_in_order,
 };
+pub use paging::{deep_index_pages_match_plain_offsets, imported_tenants_page_deep_exactly};
 
 use scimd_core::filter::parse_filter;
 use scimd_core::schema::ResourceKind;
@@ -1365,7 +1367,9 @@ macro_rules! conformance_tests {
             audit_log_query_and_retention,
             events_are_pruned_and_numbering_continues,
             admin_tokens_lifecycle,
-            concurrent_writers_get_distinct_event_numbers
+            concurrent_writers_get_distinct_event_numbers,
+            deep_index_pages_match_plain_offsets,
+            imported_tenants_page_deep_exactly
         );
         $crate::conformance_tests!(@props $open;
             sql_filters_match_the_evaluator,
