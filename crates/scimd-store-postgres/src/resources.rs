@@ -10,9 +10,11 @@
 //! - members being added are locked `FOR KEY SHARE`, so a concurrent delete of a member
 //!   waits instead of leaving a dangling membership; a delete locks the Groups containing
 //!   the resource before the resource itself, the order Group updates take them in;
-//! - `resource_counts` is split into [`COUNT_SHARDS`] rows per tenant and kind, so
-//!   concurrent creates in one tenant do not all queue on one counter row.
+//! - `resource_counts` is split into [`COUNT_SHARDS`] rows per tenant and kind (and
+//!   `seq_buckets` into as many per bucket), so concurrent creates in one tenant do not all
+//!   queue on one counter row.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 use scimd_core::datetime::format_rfc3339;
@@ -21,7 +23,7 @@ use scimd_core::{MemberKind, MemberOp, MemberRef};
 use scimd_store::cursor::Cursor;
 use scimd_store::events::{Change, MemberDelta, WriteFacts, derive_events};
 use scimd_store::index::{IndexRow, index_rows};
-use scimd_store::listing::{COLUMNS as COLS, ListingPlan as Plan, plan_listing};
+use scimd_store::listing::{COLUMNS as COLS, ListingPlan as Plan, SEQ_BUCKET_BITS, plan_listing};
 use scimd_store::sql::{Position, Postgres, SqlValue, kind_code, kind_from_code};
 use scimd_store::{
     Document, GroupRef, Load, Member, NewResource, Query, QueryResult, Replacement, StoreError,
@@ -530,7 +532,9 @@ async fn bump_version(conn: &mut PgConnection, seq: i64, version: i64) -> Result
     Ok(())
 }
 
-/// Adds `delta` to the resource count of `tenant` and `kind`, on the shard of `seq`.
+/// Adds `delta` to the resource count of `tenant` and `kind` and to its `seq_buckets` count
+/// of the bucket of `seq` (see [`scimd_store::listing::SeekPlan`]), both on the shard of
+/// `seq`. Every write that inserts or deletes a resource row calls it in that transaction.
 pub(crate) async fn count(
     conn: &mut PgConnection,
     tenant: TenantId,
@@ -544,6 +548,20 @@ pub(crate) async fn count(
     )
     .bind(tenant.0)
     .bind(kind_code(kind))
+    .bind(seq.rem_euclid(COUNT_SHARDS))
+    .bind(delta)
+    .execute(&mut *conn)
+    .await
+    .map_err(backend)?;
+    // A statement of its own, after the total: every writer locks the two shard rows in the
+    // same order (the statements of one `WITH` would run in no defined order).
+    sqlx::query(
+        "INSERT INTO seq_buckets (tenant_id, kind, bucket, shard, n) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (tenant_id, kind, bucket, shard) DO UPDATE SET n = seq_buckets.n + EXCLUDED.n",
+    )
+    .bind(tenant.0)
+    .bind(kind_code(kind))
+    .bind(seq >> SEQ_BUCKET_BITS)
     .bind(seq.rem_euclid(COUNT_SHARDS))
     .bind(delta)
     .execute(&mut *conn)
@@ -940,13 +958,30 @@ async fn run_query(
         .map_err(backend)?
         .unwrap_or(0),
     };
-    let rows = bind_all(
-        sqlx::query(sqlx::AssertSqlSafe(plan.page.clone())),
-        &plan.binds,
-    )
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(backend)?;
+    let mut binds = Cow::Borrowed(&plan.binds);
+    if let Some(seek) = &plan.seek {
+        // Same snapshot as the page (REPEATABLE READ): the counts describe exactly the rows
+        // it skips.
+        let rows = sqlx::query(
+            "SELECT bucket, CAST(SUM(n) AS bigint) AS n FROM seq_buckets \
+             WHERE tenant_id = $1 AND kind = $2 GROUP BY bucket ORDER BY bucket",
+        )
+        .bind(tenant.0)
+        .bind(kind_code(kind))
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(backend)?;
+        let buckets = rows
+            .iter()
+            .map(|row| Ok((row.try_get("bucket")?, row.try_get("n")?)))
+            .collect::<Result<Vec<(i64, i64)>, sqlx::Error>>()
+            .map_err(backend)?;
+        seek.apply(binds.to_mut(), buckets);
+    }
+    let rows = bind_all(sqlx::query(sqlx::AssertSqlSafe(plan.page.clone())), &binds)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(backend)?;
     let mut page = Vec::with_capacity(rows.len());
     for row in &rows {
         let value = if plan.numeric_sort {

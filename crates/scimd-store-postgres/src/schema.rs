@@ -177,6 +177,25 @@ CREATE TABLE admin_tokens (
 "#,
     // 3: webhook endpoints, the delivery queue and the attempt log (`webhooks.rs`).
     crate::webhooks::MIGRATION,
+    // 4: resources per range of seqs, for deep index pages (scimd_store::listing::SeekPlan).
+    r#"
+-- The number of a tenant's resources of a kind whose seq is in `bucket` = seq >> 12
+-- (scimd_store::listing::SEQ_BUCKET_BITS), maintained by every create and delete in their
+-- transaction, like resource_counts and sharded the same way (a resource counts on shard
+-- seq % 16), so concurrent creates in one tenant, which share a bucket, do not all wait on
+-- one row lock. A plain index page at offset N starts at the first seq of the bucket holding
+-- row N instead of skipping N rows. Rows that reach 0 are kept.
+CREATE TABLE seq_buckets (
+    tenant_id   bigint NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+    kind        bigint NOT NULL,
+    bucket      bigint NOT NULL,
+    shard       bigint NOT NULL,
+    n           bigint NOT NULL,
+    PRIMARY KEY (tenant_id, kind, bucket, shard)
+);
+INSERT INTO seq_buckets (tenant_id, kind, bucket, shard, n)
+    SELECT tenant_id, kind, seq >> 12, seq % 16, COUNT(*) FROM resources GROUP BY 1, 2, 3, 4;
+"#,
 ];
 
 /// Brings the database to the latest schema version; returns the version it is at.

@@ -110,8 +110,8 @@ pub(crate) async fn delete_tenant(
     store: &PostgresStore,
     tenant: TenantId,
 ) -> Result<(), StoreError> {
-    // Foreign keys cascade to credentials, counts and resources, and from resources to
-    // their index rows and memberships; one transaction.
+    // Foreign keys cascade to credentials, counts (`resource_counts`, `seq_buckets`) and
+    // resources, and from resources to their index rows and memberships; one transaction.
     let done = sqlx::query("DELETE FROM tenants WHERE id = $1")
         .bind(tenant.0)
         .execute(&store.inner.pool)
