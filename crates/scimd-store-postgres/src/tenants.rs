@@ -1,14 +1,20 @@
-//! Tenants and credentials in PostgreSQL. Nothing is cached: a revoked credential stops
-//! working on every node at the next request.
+//! Tenants and credentials in PostgreSQL. Nothing is cached here; the server caches
+//! successful authentications per node and polls the credential generation to drop them.
 //!
 //! Credential secrets never reach this module: bearer tokens arrive as their SHA-256 (looked
 //! up through an index), Basic secrets as argon2id hashes that the server verifies.
+//!
+//! Every change that can invalidate an authenticated credential (revocation, tenant deletion,
+//! tenant settings) also increments the credential generation (`auth_generation`, migration
+//! 5) in the same transaction (`bump_auth_generation`), so a node that reads the new value
+//! ([`scimd_store::store::AuthGeneration`]) knows the change has committed.
 
 use scimd_core::datetime::format_rfc3339;
+use scimd_store::store::AuthGeneration;
 use scimd_store::{Credential, CredentialKind, StoreError, Tenant, TenantId};
 use serde_json::Value;
 use sqlx::Row;
-use sqlx::postgres::PgRow;
+use sqlx::postgres::{PgConnection, PgRow};
 
 use crate::{PostgresStore, backend, now_micros};
 
@@ -16,6 +22,31 @@ const TENANT_COLS: &str =
     "t.id AS t_id, t.name AS t_name, t.settings AS t_settings, t.created AS t_created";
 const CREDENTIAL_COLS: &str = "c.id AS c_id, c.tenant_id AS c_tenant_id, c.kind AS c_kind, c.label AS c_label, \
      c.client_id AS c_client_id, c.secret_hash AS c_secret_hash, c.created AS c_created, c.revoked AS c_revoked";
+
+/// Increments the credential generation inside the caller's transaction. Fails if the row
+/// is missing: an invalidation that no node could see must not commit.
+async fn bump_auth_generation(conn: &mut PgConnection) -> Result<(), StoreError> {
+    let done = sqlx::query("UPDATE auth_generation SET n = n + 1 WHERE id = 1")
+        .execute(conn)
+        .await
+        .map_err(backend)?;
+    if done.rows_affected() == 1 {
+        Ok(())
+    } else {
+        Err(StoreError::Backend(
+            "auth_generation has no row 1 (migration 5 missing?)".into(),
+        ))
+    }
+}
+
+impl AuthGeneration for PostgresStore {
+    async fn auth_generation(&self) -> Result<i64, StoreError> {
+        sqlx::query_scalar::<_, i64>("SELECT n FROM auth_generation WHERE id = 1")
+            .fetch_one(&self.inner.pool)
+            .await
+            .map_err(backend)
+    }
+}
 
 fn tenant_from_row(row: &PgRow) -> Result<Tenant, StoreError> {
     let settings: String = row.try_get("t_settings").map_err(backend)?;
@@ -112,15 +143,18 @@ pub(crate) async fn delete_tenant(
 ) -> Result<(), StoreError> {
     // Foreign keys cascade to credentials, counts (`resource_counts`, `seq_buckets`) and
     // resources, and from resources to their index rows and memberships; one transaction.
+    let mut tx = store.begin().await?;
     let done = sqlx::query("DELETE FROM tenants WHERE id = $1")
         .bind(tenant.0)
-        .execute(&store.inner.pool)
+        .execute(&mut *tx)
         .await
         .map_err(backend)?;
     if done.rows_affected() == 0 {
         return Err(StoreError::TenantNotFound);
     }
-    Ok(())
+    // Its credentials are gone: nodes must stop accepting them.
+    bump_auth_generation(&mut tx).await?;
+    tx.commit().await.map_err(backend)
 }
 
 pub(crate) async fn update_tenant_settings(
@@ -132,14 +166,19 @@ pub(crate) async fn update_tenant_settings(
         "UPDATE tenants SET settings = $1 WHERE id = $2 RETURNING {}",
         TENANT_COLS.replace("t.", "")
     );
+    let mut tx = store.begin().await?;
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(settings.to_string())
         .bind(tenant.0)
-        .fetch_optional(&store.inner.pool)
+        .fetch_optional(&mut *tx)
         .await
         .map_err(backend)?
         .ok_or(StoreError::TenantNotFound)?;
-    tenant_from_row(&row)
+    let updated = tenant_from_row(&row)?;
+    // Cached authentications carry the parsed settings: they must be re-read.
+    bump_auth_generation(&mut tx).await?;
+    tx.commit().await.map_err(backend)?;
+    Ok(updated)
 }
 
 pub(crate) async fn create_credential(
@@ -238,15 +277,17 @@ pub(crate) async fn revoke_credential(
     tenant: TenantId,
     id: i64,
 ) -> Result<(), StoreError> {
+    let mut tx = store.begin().await?;
     let done =
         sqlx::query("UPDATE credentials SET revoked = true WHERE id = $1 AND tenant_id = $2")
             .bind(id)
             .bind(tenant.0)
-            .execute(&store.inner.pool)
+            .execute(&mut *tx)
             .await
             .map_err(backend)?;
     if done.rows_affected() == 0 {
         return Err(StoreError::NotFound);
     }
-    Ok(())
+    bump_auth_generation(&mut tx).await?;
+    tx.commit().await.map_err(backend)
 }

@@ -2,9 +2,15 @@
 //!
 //! Credential secrets never reach this module: bearer tokens arrive as their SHA-256 (looked
 //! up through an index), Basic secrets as argon2id hashes that the server verifies.
+//!
+//! Every change that can invalidate an authenticated credential (revocation, tenant deletion,
+//! tenant settings) also increments the credential generation (`auth_generation`, migration
+//! 5) in the same transaction (`bump_auth_generation`): the server's credential cache polls
+//! it ([`scimd_store::store::AuthGeneration`]) and is dropped when it moves.
 
 use rusqlite::{OptionalExtension, Row};
 use scimd_core::datetime::format_rfc3339;
+use scimd_store::store::AuthGeneration;
 use scimd_store::{Credential, CredentialKind, StoreError, Tenant, TenantId};
 use serde_json::Value;
 
@@ -15,6 +21,36 @@ const TENANT_COLS: &str =
     "t.id AS t_id, t.name AS t_name, t.settings AS t_settings, t.created AS t_created";
 const CREDENTIAL_COLS: &str = "c.id AS c_id, c.tenant_id AS c_tenant_id, c.kind AS c_kind, c.label AS c_label, \
      c.client_id AS c_client_id, c.secret_hash AS c_secret_hash, c.created AS c_created, c.revoked AS c_revoked";
+
+/// Run inside the transaction of every change that can invalidate a credential. The write
+/// fails if the row is missing: an invalidation that no cache could see must not commit.
+const BUMP_AUTH_GENERATION: &str = "UPDATE auth_generation SET n = n + 1 WHERE id = 1";
+
+/// Increments the credential generation on the write's connection (inside its transaction).
+fn bump_auth_generation(conn: &rusqlite::Connection) -> Result<(), StoreError> {
+    let n = conn
+        .prepare_cached(BUMP_AUTH_GENERATION)
+        .and_then(|mut st| st.execute([]))
+        .map_err(backend)?;
+    if n == 1 {
+        Ok(())
+    } else {
+        Err(StoreError::Backend(
+            "auth_generation has no row 1 (migration 5 missing?)".into(),
+        ))
+    }
+}
+
+impl AuthGeneration for SqliteStore {
+    async fn auth_generation(&self) -> Result<i64, StoreError> {
+        self.read_point(|conn| {
+            conn.prepare_cached("SELECT n FROM auth_generation WHERE id = 1")
+                .and_then(|mut st| st.query_row([], |row| row.get::<_, i64>(0)))
+                .map_err(backend)
+        })
+        .await
+    }
+}
 
 /// A row's values, decoded after the statement (decoding errors are not SQLite's).
 struct TenantRow {
@@ -163,7 +199,8 @@ pub(crate) async fn delete_tenant(store: &SqliteStore, tenant: TenantId) -> Resu
             if n == 0 {
                 return Err(StoreError::TenantNotFound);
             }
-            Ok(())
+            // Its credentials are gone: servers must stop accepting them.
+            bump_auth_generation(conn)
         })
         .await
 }
@@ -176,14 +213,17 @@ pub(crate) async fn update_tenant_settings(
     let text = settings.to_string();
     store
         .write(move |conn| {
-            conn.prepare_cached(&format!(
-                "UPDATE tenants SET settings = ?1 WHERE id = ?2 RETURNING {}",
-                TENANT_COLS.replace("t.", "")
-            ))
-            .and_then(|mut st| st.query_row((&text, tenant.0), TenantRow::read).optional())
-            .map_err(backend)?
-            .ok_or(StoreError::TenantNotFound)?
-            .decode()
+            let row = conn
+                .prepare_cached(&format!(
+                    "UPDATE tenants SET settings = ?1 WHERE id = ?2 RETURNING {}",
+                    TENANT_COLS.replace("t.", "")
+                ))
+                .and_then(|mut st| st.query_row((&text, tenant.0), TenantRow::read).optional())
+                .map_err(backend)?
+                .ok_or(StoreError::TenantNotFound)?;
+            // Cached authentications carry the parsed settings: they must be re-read.
+            bump_auth_generation(conn)?;
+            row.decode()
         })
         .await
 }
@@ -316,7 +356,7 @@ pub(crate) async fn revoke_credential(
             if n == 0 {
                 return Err(StoreError::NotFound);
             }
-            Ok(())
+            bump_auth_generation(conn)
         })
         .await
 }

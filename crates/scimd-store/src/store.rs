@@ -19,8 +19,21 @@ use crate::records::{
     Tenant, TenantId, Update,
 };
 
+/// The credential generation: a counter in the database that every change able to
+/// invalidate an authenticated credential increments in the same transaction as the change
+/// (credential revocation, tenant deletion, tenant settings update). Servers cache
+/// successful authentications in process and poll this counter to drop them (see
+/// `scimd-server`'s `auth` module). Creating a credential does not change it: nothing that
+/// failed is cached. A supertrait of [`Store`], so every backend provides it.
+pub trait AuthGeneration {
+    /// The current value of the credential generation (`auth_generation.n`): it only grows,
+    /// and two reads return the same value only if no invalidating change committed between
+    /// them.
+    fn auth_generation(&self) -> impl Future<Output = Result<i64, StoreError>> + Send;
+}
+
 /// Storage for tenants, credentials and SCIM resources.
-pub trait Store: Clone + Send + Sync + 'static {
+pub trait Store: AuthGeneration + Clone + Send + Sync + 'static {
     /// Whether writes submitted one after another without waiting commit in submission
     /// order, each seeing the ones before (a single writer queue). Callers may then
     /// pipeline independent writes and get exactly the outcomes of running them one by one.

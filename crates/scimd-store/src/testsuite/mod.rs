@@ -487,6 +487,77 @@ pub async fn tenant_settings_and_credentials<S: Store>(s: &S) {
     assert!(s.bearer_by_hash("ab12").await.unwrap().is_none());
 }
 
+/// The credential generation moves on every change that can invalidate an authenticated
+/// credential (revocation, settings update, tenant deletion), including revoking a credential
+/// of another tenant, and not on reads, credential creation, tenant creation, resource
+/// writes or failed changes.
+pub async fn auth_generation_moves_on_invalidating_changes<S: Store>(s: &S) {
+    let g0 = s.auth_generation().await.unwrap();
+    let t = tenant(s, "acme").await;
+    let other = tenant(s, "other").await;
+    let bearer = s
+        .create_credential(t, CredentialKind::Bearer, "entra", None, "feed")
+        .await
+        .unwrap();
+    let basic = s
+        .create_credential(
+            t,
+            CredentialKind::Basic,
+            "okta",
+            Some("okta-id"),
+            "$argon2id$h",
+        )
+        .await
+        .unwrap();
+    let kept = s
+        .create_credential(other, CredentialKind::Bearer, "kept", None, "beef")
+        .await
+        .unwrap();
+    s.bearer_by_hash("feed").await.unwrap().unwrap();
+    s.basic_by_client_id("okta-id").await.unwrap().unwrap();
+    s.list_credentials(t).await.unwrap();
+    s.list_tenants().await.unwrap();
+    s.tenant_by_name("acme").await.unwrap().unwrap();
+    s.create(t, user("u1", "ann", json!({}))).await.unwrap();
+    // Changes that fail commit nothing, the generation included.
+    assert_eq!(
+        s.revoke_credential(other, bearer.id).await,
+        Err(StoreError::NotFound)
+    );
+    assert_eq!(
+        s.update_tenant_settings(TenantId(9_999), json!({})).await,
+        Err(StoreError::TenantNotFound)
+    );
+    assert_eq!(
+        s.delete_tenant(TenantId(9_999)).await,
+        Err(StoreError::TenantNotFound)
+    );
+    assert_eq!(
+        s.auth_generation().await.unwrap(),
+        g0,
+        "reads, creations and failed changes leave the generation alone"
+    );
+
+    s.revoke_credential(t, bearer.id).await.unwrap();
+    let g1 = s.auth_generation().await.unwrap();
+    assert!(g1 > g0, "revoking a bearer token: {g0} -> {g1}");
+    s.revoke_credential(t, basic.id).await.unwrap();
+    let g2 = s.auth_generation().await.unwrap();
+    assert!(g2 > g1, "revoking a Basic client: {g1} -> {g2}");
+    s.update_tenant_settings(t, json!({"passwordSync": true}))
+        .await
+        .unwrap();
+    let g3 = s.auth_generation().await.unwrap();
+    assert!(g3 > g2, "updating settings: {g2} -> {g3}");
+    s.delete_tenant(t).await.unwrap();
+    let g4 = s.auth_generation().await.unwrap();
+    assert!(g4 > g3, "deleting a tenant: {g3} -> {g4}");
+    // The other tenant's credential is untouched by all of it.
+    let (c, _) = s.bearer_by_hash("beef").await.unwrap().unwrap();
+    assert_eq!(c.id, kept.id);
+    assert_eq!(s.auth_generation().await.unwrap(), g4);
+}
+
 /// Group membership rows: add, remove, clear, PUT, filters over members and groups, deletes.
 pub async fn group_members_add_remove_clear_replace<S: Store>(s: &S) {
     let t = tenant(s, "acme").await;
@@ -1354,6 +1425,7 @@ macro_rules! conformance_tests {
             user_name_is_unique_per_tenant_ignoring_case,
             tenants_are_isolated,
             tenant_settings_and_credentials,
+            auth_generation_moves_on_invalidating_changes,
             group_members_add_remove_clear_replace,
             member_display_is_kept_as_sent,
             member_only_updates_need_no_version_unless_pinned,
