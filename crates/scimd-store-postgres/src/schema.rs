@@ -196,6 +196,21 @@ CREATE TABLE seq_buckets (
 INSERT INTO seq_buckets (tenant_id, kind, bucket, shard, n)
     SELECT tenant_id, kind, seq >> 12, seq % 16, COUNT(*) FROM resources GROUP BY 1, 2, 3, 4;
 "#,
+    // 5: v_num indexed only where set; the credential generation.
+    r#"
+-- About one attr_index row in five has a number; every numeric condition implies
+-- v_num IS NOT NULL, so the partial index serves them all and the other rows skip it.
+DROP INDEX attr_index_num;
+CREATE INDEX attr_index_num ON attr_index(tenant_id, kind, path, v_num) WHERE v_num IS NOT NULL;
+
+-- Bumped by every change that can invalidate an authenticated credential (revocation,
+-- tenant deletion, tenant settings): servers poll it to drop their credential caches.
+CREATE TABLE auth_generation (
+    id  smallint PRIMARY KEY CHECK (id = 1),
+    n   bigint NOT NULL
+);
+INSERT INTO auth_generation (id, n) VALUES (1, 0);
+"#,
 ];
 
 /// Brings the database to the latest schema version; returns the version it is at.

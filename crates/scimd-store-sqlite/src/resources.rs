@@ -149,14 +149,17 @@ pub(crate) fn insert_index(
     // preparing a multi-row one per distinct row count.
     let mut st = conn
         .prepare_cached(
-            "INSERT INTO attr_index (tenant_id, kind, seq, path, elem, v_text, v_num) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            "INSERT INTO attr_index (seq, n, tenant_id, kind, path, elem, v_text, v_num) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         )
         .map_err(backend)?;
     let code = kind_code(kind);
-    for row in rows {
-        st.execute((tenant.0, code, seq, &row.path, row.elem, &row.text, row.num))
-            .map_err(backend)?;
+    // `n` numbers the resource's rows: with `seq` it is the table's key (schema version 5).
+    for (n, row) in (0_i64..).zip(rows) {
+        st.execute((
+            seq, n, tenant.0, code, &row.path, row.elem, &row.text, row.num,
+        ))
+        .map_err(backend)?;
     }
     Ok(())
 }

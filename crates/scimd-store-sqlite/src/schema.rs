@@ -177,6 +177,39 @@ CREATE TABLE seq_buckets (
 INSERT INTO seq_buckets (tenant_id, kind, bucket, n)
     SELECT tenant_id, kind, seq >> 12, COUNT(*) FROM resources GROUP BY 1, 2, 3;
 "#,
+    // 5: a leaner attribute index for the write path, and the credential generation.
+    r#"
+-- attr_index keyed by (seq, n), n numbering a resource's rows: the table is its own seq
+-- index (one B-tree instead of a rowid table plus attr_index_seq), and v_num is indexed only
+-- where set (about one row in five; every numeric condition implies v_num IS NOT NULL).
+CREATE TABLE attr_index_v5 (
+    seq         INTEGER NOT NULL REFERENCES resources(seq) ON DELETE CASCADE,
+    n           INTEGER NOT NULL,
+    tenant_id   INTEGER NOT NULL,
+    kind        INTEGER NOT NULL,
+    path        TEXT NOT NULL,
+    elem        INTEGER NOT NULL,
+    v_text      TEXT,
+    v_num       REAL,
+    PRIMARY KEY (seq, n)
+) WITHOUT ROWID;
+INSERT INTO attr_index_v5 (seq, n, tenant_id, kind, path, elem, v_text, v_num)
+    SELECT seq, ROW_NUMBER() OVER (PARTITION BY seq ORDER BY rowid) - 1,
+           tenant_id, kind, path, elem, v_text, v_num
+    FROM attr_index;
+DROP TABLE attr_index;
+ALTER TABLE attr_index_v5 RENAME TO attr_index;
+CREATE INDEX attr_index_text ON attr_index(tenant_id, kind, path, v_text);
+CREATE INDEX attr_index_num ON attr_index(tenant_id, kind, path, v_num) WHERE v_num IS NOT NULL;
+
+-- Bumped by every change that can invalidate an authenticated credential (revocation,
+-- tenant deletion, tenant settings): servers poll it to drop their credential caches.
+CREATE TABLE auth_generation (
+    id  INTEGER PRIMARY KEY CHECK (id = 1),
+    n   INTEGER NOT NULL
+);
+INSERT INTO auth_generation (id, n) VALUES (1, 0);
+"#,
 ];
 
 /// Brings the database to the latest schema version.

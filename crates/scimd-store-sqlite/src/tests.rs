@@ -86,6 +86,8 @@ async fn filters_run_on_indexes() {
         "userName sw \"us\"",
         "meta.lastModified gt \"2020-01-01T00:00:00Z\"",
         "members.value eq \"x\"",
+        // Element rows: `v_num = 1` on the partial number index.
+        "emails pr",
     ] {
         let kind = if f.starts_with("members") {
             ResourceKind::Group
@@ -107,6 +109,7 @@ async fn filters_run_on_indexes() {
                 "resources_modified (tenant_id=? AND kind=? AND modified_us>?)"
             }
             Some("members.value") => "resources_id (tenant_id=? AND kind=? AND id=?)",
+            Some("emails") => "attr_index_num (tenant_id=? AND kind=? AND path=? AND v_num=?)",
             Some("userName") if f.contains(" sw ") => {
                 "attr_index_text (tenant_id=? AND kind=? AND path=? AND v_text>? AND v_text<?)"
             }
@@ -399,7 +402,7 @@ async fn migration_fills_seq_buckets_from_existing_rows() {
         })
         .await
         .unwrap();
-    assert_eq!(version, 4);
+    assert_eq!(version, crate::schema::MIGRATIONS.len() as i64);
     assert_eq!(mismatches, 0);
     // Tenant 1 and 2, Users and Groups, buckets 0 to 3 each.
     assert_eq!(rows, 16);
@@ -503,4 +506,105 @@ async fn deep_index_page_timing() {
         "{USERS} users, best of 20: first page {first:?}; page at startIndex {deep_start}: \
          {deep:?} through seq_buckets, {plain:?} as plain OFFSET"
     );
+}
+
+/// Migration 5 rebuilds `attr_index` keyed by `(seq, n)`: every row of a version-4 database
+/// survives, numbered 0.. within its resource, and filters on text and numbers still find
+/// them through the new indexes.
+#[tokio::test]
+async fn migration_rekeys_attr_index_and_keeps_every_row() {
+    use scimd_core::filter::parse_filter;
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("scimd.db");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+            .unwrap();
+        for (version, sql) in (1_i64..).zip(&crate::schema::MIGRATIONS[..4]) {
+            conn.execute_batch(sql).unwrap();
+            conn.execute(
+                "INSERT INTO schema_version (version) VALUES (?1)",
+                [version],
+            )
+            .unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO tenants (id, name, settings, created) VALUES \
+               (1, 'acme', '{}', '2024-01-01T00:00:00.000Z');
+             WITH RECURSIVE i(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM i WHERE n < 300)
+             INSERT INTO resources (tenant_id, kind, id, unique_key, version, created, \
+               created_us, modified, modified_us, data) \
+             SELECT 1, 1, 'r' || n, 'user' || n, 1, '2024-01-01T00:00:00.000Z', 0, \
+               '2024-01-01T00:00:00.000Z', 0, json_object('userName', 'user' || n) FROM i;
+             INSERT INTO attr_index (tenant_id, kind, seq, path, elem, v_text, v_num) \
+               SELECT 1, 1, seq, 'username', 0, unique_key, NULL FROM resources;
+             INSERT INTO attr_index (tenant_id, kind, seq, path, elem, v_text, v_num) \
+               SELECT 1, 1, seq, 'active', 0, CASE WHEN seq % 2 = 0 THEN 'true' ELSE 'false' END, NULL \
+               FROM resources;
+             INSERT INTO attr_index (tenant_id, kind, seq, path, elem, v_text, v_num) \
+               SELECT 1, 1, seq, 'x:score', 0, NULL, seq * 1.5 FROM resources;
+             INSERT INTO resource_counts (tenant_id, kind, n) VALUES (1, 1, 300);
+             INSERT INTO seq_buckets (tenant_id, kind, bucket, n) VALUES (1, 1, 0, 300);",
+        )
+        .unwrap();
+    }
+    let s = SqliteStore::open(path.to_str().unwrap(), Arc::new(Registry::builtin()))
+        .await
+        .unwrap();
+    let (rows, keys, numbered, numeric): (i64, i64, i64, i64) = s
+        .read(|conn| {
+            conn.query_row(
+                "SELECT COUNT(*), COUNT(DISTINCT seq || ':' || n), \
+                   (SELECT COUNT(*) FROM (SELECT seq FROM attr_index GROUP BY seq \
+                      HAVING MIN(n) = 0 AND MAX(n) = 2 AND COUNT(*) = 3)), \
+                   (SELECT COUNT(*) FROM attr_index WHERE path = 'x:score' AND v_num > 300.0) \
+                 FROM attr_index",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
+            )
+            .map_err(crate::backend)
+        })
+        .await
+        .unwrap();
+    assert_eq!((rows, keys, numbered), (900, 900, 300));
+    // seq * 1.5 > 300 for seq 201..=300.
+    assert_eq!(numeric, 100);
+    let t = scimd_store::TenantId(1);
+    let found = s
+        .query(
+            t,
+            ResourceKind::User,
+            &Query {
+                filter: Some(parse_filter("userName eq \"USER42\"").unwrap()),
+                sort: None,
+                page: Page::Index {
+                    start_index: 1,
+                    count: 10,
+                },
+                load: Load::NONE,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(found.total, 1);
+    assert_eq!(found.resources[0].id, "r42");
+    let active = s
+        .query(
+            t,
+            ResourceKind::User,
+            &Query {
+                filter: Some(parse_filter("active eq true").unwrap()),
+                sort: None,
+                page: Page::Index {
+                    start_index: 1,
+                    count: 1,
+                },
+                load: Load::NONE,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(active.total, 150);
+    s.close().await;
 }
