@@ -22,6 +22,7 @@
 //!   (`bulk_max_payload_bytes`), independent of `max_body_bytes` for single requests.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use crate::state::ServerStore;
 use axum::Extension;
@@ -46,7 +47,7 @@ pub const BULK_ID_PREFIX: &str = "bulkId:";
 /// `maxOperations` / `maxPayloadSize`.
 pub async fn bulk<S: ServerStore>(
     State(state): State<AppState<S>>,
-    Extension(ctx): Extension<TenantContext>,
+    Extension(ctx): Extension<Arc<TenantContext>>,
     req: Request,
 ) -> ApiResult<ScimResponse> {
     let config = state.config();

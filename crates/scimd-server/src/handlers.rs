@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::marker::PhantomData;
+use std::sync::Arc;
 
 use crate::state::ServerStore;
 use axum::Extension;
@@ -50,7 +51,7 @@ fn id_param(params: &HashMap<String, String>) -> ApiResult<&str> {
 /// `POST /Users`, `POST /Groups`: 201 with `Location` and `ETag`.
 pub async fn create<S: ServerStore, K: KindMarker>(
     State(state): State<AppState<S>>,
-    Extension(ctx): Extension<TenantContext>,
+    Extension(ctx): Extension<Arc<TenantContext>>,
     params: Params,
     JsonBody(body): JsonBody,
 ) -> ApiResult<ScimResponse> {
@@ -70,7 +71,7 @@ pub async fn create<S: ServerStore, K: KindMarker>(
 /// `GET /Users/{id}`: 200, or 304 when `If-None-Match` names the current version.
 pub async fn get_one<S: ServerStore, K: KindMarker>(
     State(state): State<AppState<S>>,
-    Extension(ctx): Extension<TenantContext>,
+    Extension(ctx): Extension<Arc<TenantContext>>,
     Path(path): Path<HashMap<String, String>>,
     params: Params,
     headers: HeaderMap,
@@ -102,7 +103,7 @@ pub async fn get_one<S: ServerStore, K: KindMarker>(
 /// `PUT /Users/{id}`: 200 with the replaced resource; 412 when `If-Match` is stale.
 pub async fn replace<S: ServerStore, K: KindMarker>(
     State(state): State<AppState<S>>,
-    Extension(ctx): Extension<TenantContext>,
+    Extension(ctx): Extension<Arc<TenantContext>>,
     Path(path): Path<HashMap<String, String>>,
     params: Params,
     headers: HeaderMap,
@@ -129,7 +130,7 @@ pub async fn replace<S: ServerStore, K: KindMarker>(
 /// tenant's settings say otherwise or `attributes`/`excludedAttributes` ask for a body.
 pub async fn patch<S: ServerStore, K: KindMarker>(
     State(state): State<AppState<S>>,
-    Extension(ctx): Extension<TenantContext>,
+    Extension(ctx): Extension<Arc<TenantContext>>,
     Path(path): Path<HashMap<String, String>>,
     params: Params,
     headers: HeaderMap,
@@ -173,7 +174,7 @@ pub async fn patch<S: ServerStore, K: KindMarker>(
 /// `DELETE /Users/{id}`: 204.
 pub async fn delete<S: ServerStore, K: KindMarker>(
     State(state): State<AppState<S>>,
-    Extension(ctx): Extension<TenantContext>,
+    Extension(ctx): Extension<Arc<TenantContext>>,
     Path(path): Path<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> ApiResult<StatusCode> {
@@ -187,7 +188,7 @@ pub async fn delete<S: ServerStore, K: KindMarker>(
 /// `GET /Users`, `GET /Groups`: a ListResponse.
 pub async fn list<S: ServerStore, K: KindMarker>(
     State(state): State<AppState<S>>,
-    Extension(ctx): Extension<TenantContext>,
+    Extension(ctx): Extension<Arc<TenantContext>>,
     params: Params,
 ) -> ApiResult<ScimResponse> {
     let req = ListQuery::from_pairs(params.0.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
@@ -200,7 +201,7 @@ pub async fn list<S: ServerStore, K: KindMarker>(
 /// `POST /Users/.search`, `POST /Groups/.search` (RFC 7644 §3.4.3).
 pub async fn search<S: ServerStore, K: KindMarker>(
     State(state): State<AppState<S>>,
-    Extension(ctx): Extension<TenantContext>,
+    Extension(ctx): Extension<Arc<TenantContext>>,
     JsonBody(body): JsonBody,
 ) -> ApiResult<ScimResponse> {
     let req = ListQuery::from_search_request(&body)?;
@@ -213,7 +214,7 @@ pub async fn search<S: ServerStore, K: KindMarker>(
 /// `POST /.search` at the root: Users and Groups.
 pub async fn search_all<S: ServerStore>(
     State(state): State<AppState<S>>,
-    Extension(ctx): Extension<TenantContext>,
+    Extension(ctx): Extension<Arc<TenantContext>>,
     JsonBody(body): JsonBody,
 ) -> ApiResult<ScimResponse> {
     let req = ListQuery::from_search_request(&body)?;

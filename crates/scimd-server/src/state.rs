@@ -1,5 +1,6 @@
 //! Shared application state: the store, the schema registry, the resolved configuration,
-//! the Basic-auth verification cache, the audit log writer, the notifier that wakes event
+//! the credential cache (successful authentications, polled for invalidation), the audit
+//! log writer, the notifier that wakes event
 //! long-polls, and the password-verification rate limiter. Cloned per request (one `Arc`).
 
 use std::sync::Arc;
@@ -10,7 +11,7 @@ use tokio::sync::watch;
 
 use crate::admin::RateLimiter;
 use crate::audit::AuditLog;
-use crate::auth::BasicCache;
+use crate::auth::CredentialCache;
 use crate::config::ServerConfig;
 
 /// Everything the server needs from a storage backend: resources ([`Store`]), writes that
@@ -37,7 +38,7 @@ struct Shared<S> {
     store: S,
     registry: Arc<Registry>,
     config: ServerConfig,
-    basic_cache: BasicCache,
+    credential_cache: Arc<CredentialCache>,
     audit: AuditLog,
     events: watch::Sender<u64>,
     password_limiter: RateLimiter,
@@ -52,8 +53,10 @@ impl<S: ServerStore> Clone for AppState<S> {
 }
 
 impl<S: ServerStore> AppState<S> {
-    /// Builds the state and starts its background tasks (the audit batch writer and the
-    /// retention task), so it must be called inside a Tokio runtime. `registry` must be the
+    /// Builds the state and starts its background tasks (the audit batch writer, the
+    /// retention task, and the poll of the credential generation that invalidates the
+    /// credential cache, [`crate::auth::start_auth_poller`]), so it must be called inside a
+    /// Tokio runtime. `registry` must be the
     /// one the store was opened with (the store indexes documents by it); build it with
     /// [`crate::schema_registry`] from the configuration's `[schema]` section.
     pub fn new(store: S, config: ServerConfig, registry: Arc<Registry>) -> Self {
@@ -63,13 +66,16 @@ impl<S: ServerStore> AppState<S> {
             config.audit_retention_days,
             config.events_retention_days,
         );
+        let credential_cache = Arc::new(CredentialCache::default());
+        // The poller holds the cache weakly: it stops once the last state clone is dropped.
+        crate::auth::start_auth_poller(store.clone(), Arc::downgrade(&credential_cache));
         let (events, _) = watch::channel(0);
         Self {
             inner: Arc::new(Shared {
                 store,
                 registry,
                 config,
-                basic_cache: BasicCache::default(),
+                credential_cache,
                 audit,
                 events,
                 password_limiter: RateLimiter::new(
@@ -100,9 +106,9 @@ impl<S: ServerStore> AppState<S> {
         &self.inner.config
     }
 
-    /// The cache of successful HTTP Basic verifications.
-    pub fn basic_cache(&self) -> &BasicCache {
-        &self.inner.basic_cache
+    /// The cache of successful authentications (bearer and Basic).
+    pub fn credential_cache(&self) -> &CredentialCache {
+        &self.inner.credential_cache
     }
 
     /// The audit log writer (batched, off the request path).

@@ -6,12 +6,14 @@
 //! test goes through [`TestStore`], so the whole suite runs unchanged against either.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use reqwest::{Method, RequestBuilder, Response};
 use scimd_core::schema::{Registry, ResourceKind};
 use scimd_server::bootstrap::{self, Bootstrap};
 use scimd_server::config::{ServerConfig, TenantSettings};
 use scimd_server::{AppState, launch_with_listener};
+use scimd_store::store::AuthGeneration;
 use scimd_store::webhooks::{
     Attempt, AttemptOutcome, AttemptRecord, ClaimedDelivery, Delivery, Endpoint, NewDelivery,
     NewEndpoint, WebhookStore,
@@ -116,6 +118,12 @@ macro_rules! delegate {
             TestStore::Postgres($s) => $call.await,
         }
     };
+}
+
+impl AuthGeneration for TestStore {
+    async fn auth_generation(&self) -> Result<i64, StoreError> {
+        delegate!(self, s => s.auth_generation())
+    }
 }
 
 impl Store for TestStore {
@@ -414,6 +422,8 @@ pub struct TestApp {
     pub scim: String,
     pub token: String,
     pub store: TestStore,
+    /// The running server's state (its credential cache, for instance).
+    pub state: AppState<TestStore>,
     pub client: reqwest::Client,
     _db: TestDb,
     _shutdown: oneshot::Sender<()>,
@@ -444,7 +454,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut ServerConfig)) -> TestAp
     };
     let state = AppState::new(store.clone(), config, registry);
     let (tx, rx) = oneshot::channel::<()>();
-    tokio::spawn(launch_with_listener(listener, state, async {
+    tokio::spawn(launch_with_listener(listener, state.clone(), async {
         let _ = rx.await;
     }));
     TestApp {
@@ -452,6 +462,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut ServerConfig)) -> TestAp
         address,
         token,
         store,
+        state,
         client: reqwest::Client::new(),
         _db: db,
         _shutdown: tx,
@@ -530,13 +541,34 @@ impl TestApp {
         self.store.tenant_by_name("default").await.unwrap().unwrap()
     }
 
-    /// Replaces the default tenant's settings.
+    /// Replaces the default tenant's settings, and returns once requests see them.
     pub async fn set_settings(&self, settings: TenantSettings) {
         let t = self.default_tenant().await;
         self.store
             .update_tenant_settings(t.id, settings.to_json())
             .await
             .unwrap();
+        self.auth_caught_up().await;
+    }
+
+    /// Waits until the server's credential cache has polled the credential generation the
+    /// store has now, so that requests see every credential and settings change made
+    /// before (the poll runs every second; fails after 10 s).
+    pub async fn auth_caught_up(&self) {
+        let target = self.store.auth_generation().await.unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self
+            .state
+            .credential_cache()
+            .observed_generation()
+            .is_none_or(|seen| seen < target)
+        {
+            assert!(
+                Instant::now() < deadline,
+                "the server did not poll generation {target} within 10 s"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 }
 
@@ -560,4 +592,25 @@ pub async fn assert_scim_error(r: Response, status: u16, scim_type: Option<&str>
         None => assert!(body.get("scimType").is_none(), "{body}"),
     }
     body
+}
+
+/// Sends `request` every 20 ms until it answers `status`, and returns how long that took;
+/// fails when it has not after `deadline`.
+pub async fn until_status(
+    deadline: Duration,
+    status: u16,
+    request: impl Fn() -> RequestBuilder,
+) -> Duration {
+    let started = Instant::now();
+    loop {
+        let got = request().send().await.unwrap().status().as_u16();
+        if got == status {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < deadline,
+            "still {got}, not {status}, after {deadline:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }

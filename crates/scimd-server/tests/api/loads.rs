@@ -1,13 +1,18 @@
-//! `excludedAttributes=members` never loads member rows: a recording wrapper around the
-//! SQLite store captures the `Load` of every read the server makes.
+//! What the server asks the store for, seen through a recording wrapper around the SQLite
+//! store: `excludedAttributes=members` never loads member rows (the `Load` of every read),
+//! and a cached credential costs no credential lookup (the number of `bearer_by_hash` and
+//! `basic_by_client_id` calls).
 
 use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use scimd_core::schema::ResourceKind;
 use scimd_server::bootstrap::{self, Bootstrap};
 use scimd_server::config::ServerConfig;
 use scimd_server::{AppState, launch_with_listener};
+use scimd_store::store::AuthGeneration;
 use scimd_store::webhooks::{
     Attempt, AttemptOutcome, AttemptRecord, ClaimedDelivery, Delivery, Endpoint, NewDelivery,
     NewEndpoint, WebhookStore,
@@ -25,11 +30,19 @@ use crate::helpers::*;
 struct Recording {
     inner: SqliteStore,
     loads: Arc<Mutex<Vec<Load>>>,
+    /// Credential lookups (`bearer_by_hash`, `basic_by_client_id`) made so far.
+    lookups: Arc<AtomicUsize>,
 }
 
 impl Recording {
     fn record(&self, load: Load) {
         self.loads.lock().unwrap().push(load);
+    }
+}
+
+impl AuthGeneration for Recording {
+    fn auth_generation(&self) -> impl Future<Output = Result<i64, StoreError>> + Send {
+        self.inner.auth_generation()
     }
 }
 
@@ -81,12 +94,14 @@ impl Store for Recording {
         &self,
         sha256_hex: &str,
     ) -> impl Future<Output = Result<Option<(Credential, Tenant)>, StoreError>> + Send {
+        self.lookups.fetch_add(1, Ordering::SeqCst);
         self.inner.bearer_by_hash(sha256_hex)
     }
     fn basic_by_client_id(
         &self,
         client_id: &str,
     ) -> impl Future<Output = Result<Option<(Credential, Tenant)>, StoreError>> + Send {
+        self.lookups.fetch_add(1, Ordering::SeqCst);
         self.inner.basic_by_client_id(client_id)
     }
     fn list_credentials(
@@ -376,6 +391,7 @@ async fn excluded_members_are_never_loaded() {
     let store = Recording {
         inner: SqliteStore::open(&url, registry.clone()).await.unwrap(),
         loads: Arc::default(),
+        lookups: Arc::default(),
     };
     let Bootstrap::Created { token } = bootstrap::ensure_default_tenant(&store, None)
         .await
@@ -438,4 +454,104 @@ async fn excluded_members_are_never_loaded() {
     store.loads.lock().unwrap().clear();
     send(reqwest::Method::GET, &format!("/Groups/{id}"), None).await;
     assert!(store.loads.lock().unwrap().iter().any(|l| l.members));
+}
+
+#[tokio::test]
+async fn cached_credentials_do_not_reach_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("scimd.db").display());
+    let registry = scimd_server::schema_registry(None).unwrap();
+    let store = Recording {
+        inner: SqliteStore::open(&url, registry.clone()).await.unwrap(),
+        loads: Arc::default(),
+        lookups: Arc::default(),
+    };
+    let Bootstrap::Created { token } = bootstrap::ensure_default_tenant(&store, None)
+        .await
+        .unwrap()
+    else {
+        panic!("expected a token")
+    };
+    let tenant = store.tenant_by_name("default").await.unwrap().unwrap();
+    let (client_id, secret) = ("scimdc_loads", "s3cret");
+    let phc = scimd_server::crypto::hash_secret(secret).unwrap();
+    store
+        .create_credential(
+            tenant.id,
+            CredentialKind::Basic,
+            "basic",
+            Some(client_id),
+            &phc,
+        )
+        .await
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}/scim/v2/Users", listener.local_addr().unwrap());
+    let state = AppState::new(store.clone(), ServerConfig::default(), registry);
+    tokio::spawn(launch_with_listener(
+        listener,
+        state.clone(),
+        std::future::pending(),
+    ));
+    // The first poll clears the cache (entries may predate it): wait for it so that it
+    // cannot be mistaken for a lookup the cache failed to save.
+    let cache = state.credential_cache();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while cache.observed_generation().is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "no poll of the credential generation"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let client = reqwest::Client::new();
+    let lookups = || store.lookups.load(Ordering::SeqCst);
+
+    for _ in 0..20 {
+        let r = client.get(&base).bearer_auth(&token).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    assert_eq!(lookups(), 1, "20 bearer requests, one credential lookup");
+    for _ in 0..5 {
+        let r = client
+            .get(&base)
+            .basic_auth(client_id, Some(secret))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    assert_eq!(lookups(), 2, "5 Basic requests, one credential lookup");
+    // Failures are never cached: each wrong secret is looked up again.
+    for _ in 0..2 {
+        let r = client
+            .get(&base)
+            .basic_auth(client_id, Some("wrong"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401);
+    }
+    assert_eq!(lookups(), 4);
+
+    // A change of the generation (a settings update) empties the cache once the poll sees
+    // it; the next request looks the token up again, the ones after do not.
+    let before = store.auth_generation().await.unwrap();
+    store
+        .update_tenant_settings(tenant.id, json!({}))
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while cache.observed_generation().is_none_or(|g| g <= before) {
+        assert!(
+            Instant::now() < deadline,
+            "the settings update was not polled"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    for _ in 0..10 {
+        let r = client.get(&base).bearer_auth(&token).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    assert_eq!(lookups(), 5, "one lookup after the invalidation");
 }
