@@ -59,7 +59,13 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 /// The tables whose planner statistics the request path depends on: without them PostgreSQL
 /// assumes every `tenant_id = … AND kind = …` matches one row and plans filtered listings as
 /// nested loops that rescan the attribute index once per resource.
-const PLANNED_TABLES: &[&str] = &["resources", "attr_index", "members", "resource_counts"];
+const PLANNED_TABLES: &[&str] = &[
+    "resources",
+    "attr_index",
+    "members",
+    "resource_counts",
+    "seq_buckets",
+];
 
 /// How the connection pool of a [`PostgresStore`] is built.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

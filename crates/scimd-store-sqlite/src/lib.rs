@@ -12,7 +12,8 @@
 //!   ([`schema`]);
 //! - filters and sorts translated by [`scimd_store::sql`] into conditions on the attribute
 //!   index, so listings never load documents to filter them; totals of unfiltered listings
-//!   come from `resource_counts`; cursor pages are keyset queries;
+//!   come from `resource_counts`; cursor pages are keyset queries, and deep plain index
+//!   pages start at the bucket of `seq_buckets` holding their offset;
 //! - every statement prepared once per connection and cached.
 //!
 //! SQL text is built from constants and placeholders only; every value is bound.
