@@ -141,13 +141,13 @@ impl Projection {
             .attributes
             .iter()
             .chain(core.into_iter().flat_map(|s| s.attributes.iter()));
-        let mut handled: Vec<String> = vec!["schemas".to_owned()];
+        let mut handled: Vec<&str> = vec!["schemas"];
         for def in top_defs {
-            handled.push(def.name.clone());
+            handled.push(&def.name);
             project_attr(doc, None, def, include.as_ref(), &exclude);
         }
         for ext in registry.extension_schemas(rt) {
-            handled.push(ext.id.clone());
+            handled.push(&ext.id);
             let Some(Value::Object(map)) = doc.get_mut(&ext.id) else {
                 continue;
             };
@@ -159,7 +159,7 @@ impl Projection {
             }
         }
         if include.is_some() {
-            doc.retain(|k, _| handled.iter().any(|h| h == k));
+            doc.retain(|k, _| handled.contains(&k.as_str()));
         }
         let schemas = output_schemas(registry, rt, doc);
         doc.insert(
