@@ -195,6 +195,8 @@ struct CacheInner {
     /// The credential generation the last successful poll read; `None` before the first
     /// one and after a failed one (so the next success clears again).
     generation: Option<i64>,
+    /// Whether the last poll failed (failures are logged once per outage).
+    failing: bool,
 }
 
 impl CredentialCache {
@@ -262,6 +264,7 @@ impl CredentialCache {
             Self::invalidate_locked(&mut inner);
         }
         inner.generation = polled;
+        inner.failing = polled.is_none();
         changed
     }
 
@@ -285,7 +288,7 @@ impl CredentialCache {
 /// One poll: reads the credential generation (waiting at most [`AUTH_POLL_INTERVAL`]) and
 /// hands the result to [`CredentialCache::observe`]. Failures are logged once per outage.
 pub async fn poll_auth_generation<S: Store>(store: &S, cache: &CredentialCache) {
-    let was_failing = cache.observed_generation().is_none();
+    let was_failing = cache.inner.lock().is_ok_and(|inner| inner.failing);
     let polled = match tokio::time::timeout(AUTH_POLL_INTERVAL, store.auth_generation()).await {
         Ok(Ok(n)) => Some(n),
         Ok(Err(e)) => {
