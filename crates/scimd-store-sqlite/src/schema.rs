@@ -193,10 +193,11 @@ CREATE TABLE attr_index_v5 (
     v_num       REAL,
     PRIMARY KEY (seq, n)
 ) WITHOUT ROWID;
+-- A resource's rows are always replaced together, so the old rowid is a valid n for the
+-- rows copied here (new rows are numbered 0..); numbering them afresh would sort every row
+-- of the index in memory.
 INSERT INTO attr_index_v5 (seq, n, tenant_id, kind, path, elem, v_text, v_num)
-    SELECT seq, ROW_NUMBER() OVER (PARTITION BY seq ORDER BY rowid) - 1,
-           tenant_id, kind, path, elem, v_text, v_num
-    FROM attr_index;
+    SELECT seq, rowid, tenant_id, kind, path, elem, v_text, v_num FROM attr_index;
 DROP TABLE attr_index;
 ALTER TABLE attr_index_v5 RENAME TO attr_index;
 CREATE INDEX attr_index_text ON attr_index(tenant_id, kind, path, v_text);
