@@ -218,6 +218,26 @@ pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     conn.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
         .map_err(backend)?;
     let known = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
+    // A migration that builds an index over existing rows sorts them all; with the
+    // connection's in-memory temporary storage that sort would hold the whole index in RAM
+    // (measured: 270 MiB for 200k users), so migrations spill to temporary files instead.
+    conn.execute_batch("PRAGMA temp_store = FILE")
+        .map_err(backend)?;
+    let applied = apply(conn);
+    conn.execute_batch("PRAGMA temp_store = MEMORY")
+        .map_err(backend)?;
+    applied?;
+    let current = current_version(conn)?;
+    if current > known {
+        return Err(StoreError::Backend(format!(
+            "the database schema is version {current}, newer than this build's {known}"
+        )));
+    }
+    Ok(())
+}
+
+/// Applies each migration the database does not have yet, one transaction each.
+fn apply(conn: &mut Connection) -> Result<(), StoreError> {
     for (version, sql) in (1_i64..).zip(MIGRATIONS.iter()) {
         // The version is read inside the write transaction, so two processes opening the
         // same new file apply each migration once.
@@ -235,12 +255,6 @@ pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         )
         .map_err(backend)?;
         tx.commit().map_err(backend)?;
-    }
-    let current = current_version(conn)?;
-    if current > known {
-        return Err(StoreError::Backend(format!(
-            "the database schema is version {current}, newer than this build's {known}"
-        )));
     }
     Ok(())
 }
