@@ -437,21 +437,12 @@ impl Failure {
 
 impl From<ApiError> for Failure {
     fn from(e: ApiError) -> Self {
-        let status = e.status().as_u16();
-        let body = match e {
-            ApiError::Scim(err) => err.to_body(),
-            ApiError::Http { status, detail } => serde_json::json!({
-                "schemas": [scimd_core::error::ERROR_SCHEMA],
-                "status": status.as_str(),
-                "detail": detail,
-            }),
-            ApiError::Timeout | ApiError::Internal(_) => {
-                // Logged here because this error never becomes an HTTP response itself.
-                tracing::error!(error = %e, "bulk operation failed inside the server");
-                scimd_core::Error::Internal.to_body()
-            }
-        };
-        Self { status, body }
+        // The operation's status and body are those of the same request sent alone: a
+        // storage timeout is a 503 the IdP retries, a fault a 500 (logged by `body`).
+        Self {
+            status: e.status().as_u16(),
+            body: e.body(),
+        }
     }
 }
 
@@ -672,6 +663,22 @@ mod tests {
             id: id.into(),
             location: format!("https://h/scim/v2/Users/{id}"),
         }
+    }
+
+    #[test]
+    fn failed_operations_carry_the_status_and_body_of_the_lone_request() {
+        let timeout = Failure::from(crate::store_error(scimd_store::StoreError::Timeout(
+            "statement timeout".into(),
+        )));
+        assert_eq!(timeout.status, 503);
+        assert_eq!(timeout.body["status"], "503");
+        let fault = Failure::from(ApiError::internal("disk on fire"));
+        assert_eq!(fault.status, 500);
+        assert_eq!(fault.body["status"], "500");
+        assert!(!fault.body.to_string().contains("fire"));
+        let conflict = Failure::from(scimd_core::Error::Uniqueness("taken".into()));
+        assert_eq!(conflict.status, 409);
+        assert_eq!(conflict.body["scimType"], "uniqueness");
     }
 
     #[test]

@@ -81,10 +81,11 @@ impl From<crate::crypto::CryptoError> for ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let status = self.status();
-        let body = match &self {
+impl ApiError {
+    /// The SCIM error body (RFC 7644 §3.12) sent for this error, as a response or as a Bulk
+    /// operation's `response`; logs server faults, whose cause is never sent.
+    pub fn body(&self) -> serde_json::Value {
+        match self {
             Self::Scim(scimd_core::Error::Internal) => {
                 tracing::error!("internal error reported by the protocol core");
                 scimd_core::Error::Internal.to_body()
@@ -105,7 +106,14 @@ impl IntoResponse for ApiError {
                 tracing::error!(cause = %cause, "internal error");
                 scimd_core::Error::Internal.to_body()
             }
-        };
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let body = self.body();
         let scim_type = body
             .get("scimType")
             .and_then(serde_json::Value::as_str)
