@@ -601,6 +601,40 @@ fn first_start_prints_url_token_and_curl_then_stops_on_sigterm() {
     assert!(status.success(), "exit status {status:?}");
 }
 
+/// Logs redirected to a file (as under systemd or in a container) are plain text: no
+/// terminal colour codes, whatever the formatter does on a terminal.
+#[test]
+fn logs_written_to_a_file_carry_no_terminal_colour_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let log_path = dir.path().join("scimd.log");
+    let port = free_port();
+    let token = "scimd_log_test_token_0123456789abcdefghijkl";
+    let mut child = Command::new(BIN)
+        .args(["serve", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .env("SCIMD_LISTEN", format!("127.0.0.1:{port}"))
+        .env("SCIMD_BOOTSTRAP_TOKEN", token)
+        .env_remove("SCIMD_DATABASE_URL")
+        .env_remove("SCIMD_CONFIG")
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .spawn()
+        .unwrap();
+    wait_ready(&format!("http://127.0.0.1:{port}/scim/v2"), token);
+    assert!(terminate(&mut child).success());
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(log.contains("scimd listening"), "{log}");
+    assert!(
+        log.contains("/scim/v2/ServiceProviderConfig"),
+        "the request line is logged: {log}"
+    );
+    assert!(
+        !log.contains('\u{1b}'),
+        "colour codes in the log file: {log:?}"
+    );
+}
+
 #[test]
 fn bootstrap_token_env_prints_no_secret_and_config_file_applies() {
     let dir = tempfile::tempdir().unwrap();
