@@ -347,6 +347,20 @@ async fn deep_index_pages_seek_on_the_tenant_index() {
     assert!(!plan.contains("TEMP B-TREE"), "{plan}");
 }
 
+/// A new database file at schema `version`, migrated the way that build would have, for
+/// filling with rows of that era before this build opens it.
+fn database_at_version(path: &std::path::Path, version: usize) -> rusqlite::Connection {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.execute_batch("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        .unwrap();
+    for (v, sql) in (1_i64..).zip(&crate::schema::MIGRATIONS[..version]) {
+        conn.execute_batch(sql).unwrap();
+        conn.execute("INSERT INTO schema_version (version) VALUES (?1)", [v])
+            .unwrap();
+    }
+    conn
+}
+
 /// Migration 4 fills `seq_buckets` from the rows already there: a database written at
 /// version 3 (two tenants, Users and Groups interleaved, deleted rows leaving gaps) pages
 /// deep exactly once opened by this build, and the counts equal a fresh `GROUP BY`.
@@ -357,17 +371,7 @@ async fn migration_fills_seq_buckets_from_existing_rows() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("scimd.db");
     {
-        let conn = rusqlite::Connection::open(&path).unwrap();
-        conn.execute_batch("CREATE TABLE schema_version (version INTEGER NOT NULL)")
-            .unwrap();
-        for (version, sql) in (1_i64..).zip(&crate::schema::MIGRATIONS[..3]) {
-            conn.execute_batch(sql).unwrap();
-            conn.execute(
-                "INSERT INTO schema_version (version) VALUES (?1)",
-                [version],
-            )
-            .unwrap();
-        }
+        let conn = database_at_version(&path, 3);
         conn.execute_batch(
             "INSERT INTO tenants (id, name, settings, created) VALUES \
                (1, 'acme', '{}', '2024-01-01T00:00:00.000Z'), \
@@ -423,17 +427,7 @@ async fn migration_rekeys_attr_index_and_keeps_every_row() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("scimd.db");
     {
-        let conn = rusqlite::Connection::open(&path).unwrap();
-        conn.execute_batch("CREATE TABLE schema_version (version INTEGER NOT NULL)")
-            .unwrap();
-        for (version, sql) in (1_i64..).zip(&crate::schema::MIGRATIONS[..4]) {
-            conn.execute_batch(sql).unwrap();
-            conn.execute(
-                "INSERT INTO schema_version (version) VALUES (?1)",
-                [version],
-            )
-            .unwrap();
-        }
+        let conn = database_at_version(&path, 4);
         conn.execute_batch(
             "INSERT INTO tenants (id, name, settings, created) VALUES \
                (1, 'acme', '{}', '2024-01-01T00:00:00.000Z');

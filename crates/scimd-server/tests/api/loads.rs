@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use scimd_core::schema::ResourceKind;
+use scimd_core::schema::{Registry, ResourceKind};
 use scimd_server::bootstrap::{self, Bootstrap};
 use scimd_server::config::ServerConfig;
 use scimd_server::{AppState, launch_with_listener};
@@ -383,10 +383,10 @@ impl WebhookStore for Recording {
     }
 }
 
-#[tokio::test]
-async fn excluded_members_are_never_loaded() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("scimd.db").display());
+/// A recording store on a new SQLite database in `dir`, with the default tenant and its
+/// bearer token (bootstrap, as on a first start).
+async fn recording_store(dir: &std::path::Path) -> (Recording, Arc<Registry>, String) {
+    let url = format!("sqlite://{}", dir.join("scimd.db").display());
     let registry = scimd_server::schema_registry(None).unwrap();
     let store = Recording {
         inner: SqliteStore::open(&url, registry.clone()).await.unwrap(),
@@ -399,6 +399,13 @@ async fn excluded_members_are_never_loaded() {
     else {
         panic!("expected a token")
     };
+    (store, registry, token)
+}
+
+#[tokio::test]
+async fn excluded_members_are_never_loaded() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, registry, token) = recording_store(dir.path()).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}/scim/v2", listener.local_addr().unwrap());
     let state = AppState::new(store.clone(), ServerConfig::default(), registry);
@@ -459,19 +466,7 @@ async fn excluded_members_are_never_loaded() {
 #[tokio::test]
 async fn cached_credentials_do_not_reach_the_store() {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("scimd.db").display());
-    let registry = scimd_server::schema_registry(None).unwrap();
-    let store = Recording {
-        inner: SqliteStore::open(&url, registry.clone()).await.unwrap(),
-        loads: Arc::default(),
-        lookups: Arc::default(),
-    };
-    let Bootstrap::Created { token } = bootstrap::ensure_default_tenant(&store, None)
-        .await
-        .unwrap()
-    else {
-        panic!("expected a token")
-    };
+    let (store, registry, token) = recording_store(dir.path()).await;
     let tenant = store.tenant_by_name("default").await.unwrap().unwrap();
     let (client_id, secret) = ("scimdc_loads", "s3cret");
     let phc = scimd_server::crypto::hash_secret(secret).unwrap();
