@@ -7,6 +7,7 @@
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
+use std::sync::LazyLock;
 
 use rusqlite::{Connection, Row};
 use scimd_core::datetime::format_rfc3339;
@@ -58,6 +59,9 @@ pub(crate) fn write_error(e: rusqlite::Error, kind: ResourceKind) -> StoreError 
 pub(crate) fn parse_document(data: &str) -> Result<Document, StoreError> {
     serde_json::from_str(data).map_err(|e| StoreError::Backend(format!("stored document: {e}")))
 }
+
+/// How many columns [`COLS`] names: a statement's further columns start here.
+const COLS_COUNT: usize = 8;
 
 /// A `resources` row as read by [`COLS`] (in that column order), before its document is
 /// parsed.
@@ -586,6 +590,33 @@ fn create_in(
     Ok(created)
 }
 
+/// A resource by id.
+static BY_ID: LazyLock<String> = LazyLock::new(|| {
+    format!("SELECT {COLS} FROM resources r WHERE r.tenant_id = ?1 AND r.kind = ?2 AND r.id = ?3")
+});
+
+/// A resource by id with its groups as a JSON array of `[id, display]` pairs, from the same
+/// statement, so both come from one snapshot (two autocommit statements could straddle a
+/// membership change) and a GET by id opens one read transaction instead of two.
+static BY_ID_WITH_GROUPS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {COLS}, (SELECT json_group_array(json_array(g.id, g.display) \
+         ORDER BY m.group_seq) FROM members m JOIN resources g ON g.seq = m.group_seq \
+         WHERE m.member_seq = r.seq) FROM resources r \
+         WHERE r.tenant_id = ?1 AND r.kind = ?2 AND r.id = ?3"
+    )
+});
+
+/// The groups column of [`BY_ID_WITH_GROUPS`].
+fn parse_groups(json: &str) -> Result<Vec<GroupRef>, StoreError> {
+    let pairs: Vec<(String, Option<String>)> = serde_json::from_str(json)
+        .map_err(|e| StoreError::Backend(format!("groups of a resource: {e}")))?;
+    Ok(pairs
+        .into_iter()
+        .map(|(value, display)| GroupRef { value, display })
+        .collect())
+}
+
 pub(crate) async fn get(
     store: &SqliteStore,
     tenant: TenantId,
@@ -595,20 +626,35 @@ pub(crate) async fn get(
 ) -> Result<Option<StoredResource>, StoreError> {
     let id = id.to_owned();
     let read = move |conn: &Connection| {
-        let Some(row) = query_opt(
-            conn,
-            &format!(
-                "SELECT {COLS} FROM resources r \
-                     WHERE r.tenant_id = ?1 AND r.kind = ?2 AND r.id = ?3"
-            ),
-            (tenant.0, kind_code(kind), &id),
-            ResourceRow::read,
-        )?
-        else {
+        let params = (tenant.0, kind_code(kind), &id);
+        let found = if load.groups {
+            query_opt(conn, &BY_ID_WITH_GROUPS, params, |row| {
+                Ok((
+                    ResourceRow::read(row)?,
+                    Some(row.get::<_, String>(COLS_COUNT)?),
+                ))
+            })?
+        } else {
+            query_opt(conn, &BY_ID, params, |row| {
+                Ok((ResourceRow::read(row)?, None))
+            })?
+        };
+        let Some((row, groups)) = found else {
             return Ok(None);
         };
-        let mut out = [row.decode()?];
-        load_into(conn, &mut out, load)?;
+        let mut resource = row.decode()?;
+        if let Some(groups) = groups {
+            resource.groups = Some(parse_groups(&groups)?);
+        }
+        let mut out = [resource];
+        load_into(
+            conn,
+            &mut out,
+            Load {
+                groups: false,
+                ..load
+            },
+        )?;
         let [r] = out;
         Ok(Some(r))
     };

@@ -826,6 +826,65 @@ pub async fn member_display_is_kept_as_sent<S: Store>(s: &S) {
     );
 }
 
+/// A read by id lists every group a resource belongs to, directly (nested groups are not
+/// expanded), in the order the groups were created, each with its displayName; a
+/// resource in no group has an empty list, and the groups of another tenant never show.
+pub async fn groups_of_a_resource_read_by_id<S: Store>(s: &S) {
+    let t = tenant(s, "acme").await;
+    let other = tenant(s, "globex").await;
+    for (id, name) in [("u1", "ann"), ("u2", "bob")] {
+        s.create(t, user(id, name, json!({}))).await.unwrap();
+        s.create(other, user(id, name, json!({}))).await.unwrap();
+    }
+    s.create(t, group("g1", "Staff \"north\" ✓", &["u1"]))
+        .await
+        .unwrap();
+    s.create(t, group("g2", "Admins", &["u1", "u2"]))
+        .await
+        .unwrap();
+    s.create(t, group("g3", "Everyone", &["g1", "u1"]))
+        .await
+        .unwrap();
+    s.create(other, group("g9", "Foreign", &["u1"]))
+        .await
+        .unwrap();
+    let groups_of = |kind, id: &'static str| async move {
+        s.get(t, kind, id, Load::ALL)
+            .await
+            .unwrap()
+            .unwrap()
+            .groups
+            .unwrap()
+            .into_iter()
+            .map(|g| (g.value, g.display.unwrap_or_default()))
+            .collect::<Vec<_>>()
+    };
+    let pair = |id: &str, name: &str| (id.to_owned(), name.to_owned());
+    assert_eq!(
+        groups_of(ResourceKind::User, "u1").await,
+        [
+            pair("g1", "Staff \"north\" ✓"),
+            pair("g2", "Admins"),
+            pair("g3", "Everyone")
+        ]
+    );
+    assert_eq!(
+        groups_of(ResourceKind::User, "u2").await,
+        [pair("g2", "Admins")]
+    );
+    assert_eq!(
+        groups_of(ResourceKind::Group, "g1").await,
+        [pair("g3", "Everyone")]
+    );
+    assert_eq!(groups_of(ResourceKind::Group, "g3").await, []);
+    let without = s
+        .get(t, ResourceKind::User, "u1", Load::NONE)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(without.groups, None);
+}
+
 /// A member-only update applies to the current version whatever version the caller read
 /// (member rows don't depend on the document), unless the client pinned the version; a
 /// document update from a stale read is always a conflict.
@@ -1428,6 +1487,7 @@ macro_rules! conformance_tests {
             auth_generation_moves_on_invalidating_changes,
             group_members_add_remove_clear_replace,
             member_display_is_kept_as_sent,
+            groups_of_a_resource_read_by_id,
             member_only_updates_need_no_version_unless_pinned,
             filters_on_columns_and_values,
             index_pages_are_stable_with_totals,
