@@ -16,6 +16,7 @@
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
+use std::sync::LazyLock;
 
 use scimd_core::datetime::format_rfc3339;
 use scimd_core::schema::{ResourceKind, ResourceType};
@@ -624,6 +625,22 @@ pub(crate) async fn create(
     Ok(created)
 }
 
+/// A resource by id.
+static BY_ID: LazyLock<String> = LazyLock::new(|| {
+    format!("SELECT {COLS} FROM resources r WHERE r.tenant_id = $1 AND r.kind = $2 AND r.id = $3")
+});
+
+/// A resource by id with its groups as a JSON array of `[id, display]` pairs: one round
+/// trip and one snapshot instead of two of each.
+static BY_ID_WITH_GROUPS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {COLS}, (SELECT COALESCE(json_agg(json_build_array(g.id, g.display) \
+         ORDER BY m.group_seq), '[]')::text FROM members m JOIN resources g \
+         ON g.seq = m.group_seq WHERE m.member_seq = r.seq) AS groups_json \
+         FROM resources r WHERE r.tenant_id = $1 AND r.kind = $2 AND r.id = $3"
+    )
+});
+
 pub(crate) async fn get(
     store: &PostgresStore,
     tenant: TenantId,
@@ -632,9 +649,11 @@ pub(crate) async fn get(
     load: Load,
 ) -> Result<Option<StoredResource>, StoreError> {
     let mut conn = store.inner.pool.acquire().await.map_err(backend)?;
-    let sql = format!(
-        "SELECT {COLS} FROM resources r WHERE r.tenant_id = $1 AND r.kind = $2 AND r.id = $3"
-    );
+    let sql = if load.groups {
+        BY_ID_WITH_GROUPS.as_str()
+    } else {
+        BY_ID.as_str()
+    };
     let Some(row) = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(tenant.0)
         .bind(kind_code(kind))
@@ -645,8 +664,21 @@ pub(crate) async fn get(
     else {
         return Ok(None);
     };
-    let mut out = [resource_from_row(&row)?];
-    load_into(&mut conn, &mut out, load).await?;
+    let mut resource = resource_from_row(&row)?;
+    if load.groups {
+        let groups: String = row.try_get("groups_json").map_err(backend)?;
+        resource.groups = Some(GroupRef::list_from_json(&groups)?);
+    }
+    let mut out = [resource];
+    load_into(
+        &mut conn,
+        &mut out,
+        Load {
+            groups: false,
+            ..load
+        },
+    )
+    .await?;
     let [r] = out;
     Ok(Some(r))
 }

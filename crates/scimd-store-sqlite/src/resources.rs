@@ -607,16 +607,6 @@ static BY_ID_WITH_GROUPS: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-/// The groups column of [`BY_ID_WITH_GROUPS`].
-fn parse_groups(json: &str) -> Result<Vec<GroupRef>, StoreError> {
-    let pairs: Vec<(String, Option<String>)> = serde_json::from_str(json)
-        .map_err(|e| StoreError::Backend(format!("groups of a resource: {e}")))?;
-    Ok(pairs
-        .into_iter()
-        .map(|(value, display)| GroupRef { value, display })
-        .collect())
-}
-
 pub(crate) async fn get(
     store: &SqliteStore,
     tenant: TenantId,
@@ -644,7 +634,7 @@ pub(crate) async fn get(
         };
         let mut resource = row.decode()?;
         if let Some(groups) = groups {
-            resource.groups = Some(parse_groups(&groups)?);
+            resource.groups = Some(GroupRef::list_from_json(&groups)?);
         }
         let mut out = [resource];
         load_into(

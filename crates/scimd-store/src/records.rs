@@ -116,6 +116,19 @@ pub struct GroupRef {
     pub display: Option<String>,
 }
 
+impl GroupRef {
+    /// Reads the groups a backend aggregated in SQL as a JSON array of `[id, display]`
+    /// pairs (so that a read by id fetches a resource and its groups in one statement).
+    pub fn list_from_json(json: &str) -> Result<Vec<GroupRef>, crate::StoreError> {
+        let pairs: Vec<(String, Option<String>)> = serde_json::from_str(json)
+            .map_err(|e| crate::StoreError::Backend(format!("groups of a resource: {e}")))?;
+        Ok(pairs
+            .into_iter()
+            .map(|(value, display)| GroupRef { value, display })
+            .collect())
+    }
+}
+
 /// A resource as stored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredResource {
