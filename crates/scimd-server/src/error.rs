@@ -87,7 +87,10 @@ impl ApiError {
     pub fn body(&self) -> serde_json::Value {
         match self {
             Self::Scim(scimd_core::Error::Internal) => {
-                tracing::error!("internal error reported by the protocol core");
+                tracing::error!(
+                    request_id = %crate::audit::current_request_id(),
+                    "internal error reported by the protocol core"
+                );
                 scimd_core::Error::Internal.to_body()
             }
             Self::Scim(e) => e.to_body(),
@@ -103,7 +106,11 @@ impl ApiError {
                 "detail": detail,
             }),
             Self::Internal(cause) => {
-                tracing::error!(cause = %cause, "internal error");
+                tracing::error!(
+                    request_id = %crate::audit::current_request_id(),
+                    cause = %cause,
+                    "internal error"
+                );
                 scimd_core::Error::Internal.to_body()
             }
         }

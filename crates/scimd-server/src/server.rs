@@ -1,5 +1,5 @@
 //! The HTTP application: the route table (RFC 7644 §3.2 endpoints under `/scim/v2` and
-//! `/tenants/{tenant}/scim/v2`), the middleware stack (trace, request id, per-request
+//! `/tenants/{tenant}/scim/v2`), the middleware stack (request log, request id, per-request
 //! timeout, authentication), SCIM error answers for unknown routes (404) and methods (405),
 //! and the entry points that serve it with graceful shutdown.
 
@@ -17,8 +17,6 @@ use tokio::net::TcpListener;
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
-use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
-use tracing::Level;
 
 use crate::auth::require_auth;
 use crate::bulk;
@@ -154,13 +152,9 @@ pub fn router<S: ServerStore>(state: AppState<S>) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(timeout, request_timeout))
-        // One INFO line per response (method, path and query, status, latency); headers and
-        // bodies are never recorded, so credentials cannot reach the log.
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
-                .on_response(DefaultOnResponse::new().level(Level::INFO)),
-        )
+        // One INFO line per response; headers (but the request id) and bodies are never
+        // recorded, so credentials cannot reach the log.
+        .layer(middleware::from_fn(crate::telemetry::log_request))
         .layer(PropagateRequestIdLayer::new(HeaderName::from_static(
             REQUEST_ID_HEADER,
         )))

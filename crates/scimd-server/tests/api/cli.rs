@@ -625,9 +625,16 @@ fn logs_written_to_a_file_carry_no_terminal_colour_codes() {
     assert!(terminate(&mut child).success());
     let log = std::fs::read_to_string(&log_path).unwrap();
     assert!(log.contains("scimd listening"), "{log}");
+    let line = log
+        .lines()
+        .find(|l| l.contains("uri=/scim/v2/ServiceProviderConfig"))
+        .unwrap_or_else(|| panic!("the request line is logged: {log}"));
+    for field in ["method=GET", "status=200", "latency_us=", "request_id="] {
+        assert!(line.contains(field), "{field} in {line}");
+    }
     assert!(
-        log.contains("/scim/v2/ServiceProviderConfig"),
-        "the request line is logged: {log}"
+        !line.contains(token),
+        "no credential in the request line: {line}"
     );
     assert!(
         !log.contains('\u{1b}'),
