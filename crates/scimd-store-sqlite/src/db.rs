@@ -398,9 +398,15 @@ fn write_loop(conn: &Connection, jobs: &mpsc::Receiver<Job>, checkpointer: &Chec
     }
 }
 
+/// Runs a transaction-control statement (`BEGIN`, `SAVEPOINT`, …) from the statement cache:
+/// `execute_batch` would parse it again on every one of the several a write needs.
+fn control(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.raw_execute().map(|_| ())
+}
+
 /// Runs a group of writes in one transaction and answers each caller; whether it committed.
 fn commit_group(conn: &Connection, group: Vec<Job>) -> bool {
-    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+    if let Err(e) = control(conn, "BEGIN IMMEDIATE") {
         let message = e.to_string();
         for job in group {
             (job(Err(StoreError::Backend(message.clone()))).answer)(None);
@@ -412,20 +418,20 @@ fn commit_group(conn: &Connection, group: Vec<Job>) -> bool {
     let mut any_ok = false;
     for job in group {
         // A lone write needs no savepoint: its failure rolls back the whole transaction.
-        if !alone && let Err(e) = conn.execute_batch("SAVEPOINT w") {
+        if !alone && let Err(e) = control(conn, "SAVEPOINT w") {
             answers.push((job(Err(backend(e))).answer, false));
             continue;
         }
         let ran = job(Ok(conn));
         if !alone {
             let end = if ran.ok {
-                "RELEASE w"
+                control(conn, "RELEASE w")
             } else {
-                "ROLLBACK TO w; RELEASE w"
+                control(conn, "ROLLBACK TO w").and_then(|()| control(conn, "RELEASE w"))
             };
-            if let Err(e) = conn.execute_batch(end) {
+            if let Err(e) = end {
                 // The transaction is in an unknown state: give up the whole group.
-                let _ = conn.execute_batch("ROLLBACK");
+                let _ = control(conn, "ROLLBACK");
                 (ran.answer)(Some(backend(e)));
                 for (answer, _) in answers {
                     answer(Some(StoreError::Backend(
@@ -439,8 +445,8 @@ fn commit_group(conn: &Connection, group: Vec<Job>) -> bool {
         answers.push((ran.answer, ran.ok));
     }
     let end = if any_ok { "COMMIT" } else { "ROLLBACK" };
-    let failure = conn.execute_batch(end).err().map(|e| {
-        let _ = conn.execute_batch("ROLLBACK");
+    let failure = control(conn, end).err().map(|e| {
+        let _ = control(conn, "ROLLBACK");
         e.to_string()
     });
     for (answer, ok) in answers {
