@@ -5,7 +5,10 @@
 #
 #   scripts/bench.sh [--users 10000|1000000] [--backend sqlite|postgres] [--duration 10]
 #                    [--only W2,W3] [--out DIR] [--baseline FILE] [--bulk-size 100]
-#                    [--keep] [--no-build]
+#                    [--keep] [--no-build] [--pg-setting shared_buffers=2GB ...]
+#
+# --pg-setting (repeatable, postgres only) starts the throwaway cluster with that setting;
+# without it PostgreSQL runs on its defaults.
 #
 # Writes DIR/scimd.json, DIR/limit.json (machine-readable) and DIR/results.md (the table for
 # docs/PERFORMANCE.md). DIR defaults to target-bench/bench-results/<users>-<backend>.
@@ -20,6 +23,7 @@ BASELINE=""
 KEEP=0
 BUILD=1
 BULK_SIZE=100
+PG_SETTINGS=()
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --users) USERS="$2"; shift 2 ;;
@@ -31,7 +35,8 @@ while [[ $# -gt 0 ]]; do
         --keep) KEEP=1; shift ;;
         --no-build) BUILD=0; shift ;;
         --bulk-size) BULK_SIZE="$2"; shift 2 ;;
-        -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+        --pg-setting) PG_SETTINGS+=("$2"); shift 2 ;;
+        -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
         *) echo "unknown argument: $1" >&2; exit 2 ;;
     esac
 done
@@ -44,6 +49,13 @@ OUT="${OUT:-$CARGO_TARGET_DIR/bench-results/$USERS-$BACKEND}"
 mkdir -p "$OUT"
 COMMAND="scripts/bench.sh --users $USERS --backend $BACKEND --duration $DURATION${ONLY:+ --only $ONLY}"
 [[ "$BULK_SIZE" != 100 ]] && COMMAND="$COMMAND --bulk-size $BULK_SIZE"
+PG_OPTIONS=""
+for setting in "${PG_SETTINGS[@]}"; do
+    [[ "$setting" =~ ^[a-z_]+=[A-Za-z0-9._]+$ ]] \
+        || { echo "--pg-setting takes name=value, got: $setting" >&2; exit 2; }
+    PG_OPTIONS="$PG_OPTIONS -c $setting"
+    COMMAND="$COMMAND --pg-setting $setting"
+done
 
 case "$BACKEND" in
     sqlite|postgres) ;;
@@ -85,7 +97,7 @@ if [[ "$BACKEND" == postgres ]]; then
     # flushed to the WAL, as in production. docs/DEPLOYMENT.md asks only that max_connections
     # cover every node's pool (10) plus operator connections; the default 100 covers the
     # seed's pool (at most 64) and then scimd's (10), which never run together.
-    # shared_buffers etc. stay at their defaults too (128 MB): no tuning is measured here.
+    # shared_buffers etc. stay at their defaults (128 MB) unless --pg-setting names them.
     if ! PG_BIN="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)" \
         || [[ -z "$PG_BIN" || ! -x "$PG_BIN/initdb" ]]; then
         echo "PostgreSQL server binaries not found in /usr/lib/postgresql/*/bin:" \
@@ -107,7 +119,7 @@ if [[ "$BACKEND" == postgres ]]; then
     for _ in 1 2 3 4 5; do
         candidate=$(( 40000 + RANDOM % 20000 ))
         if "${AS_PG[@]}" "$PG_BIN/pg_ctl" -D "$PG_ROOT/data" -l "$PG_ROOT/log" -w -t 60 \
-            -o "-c listen_addresses=127.0.0.1 -p $candidate -k $PG_ROOT" start >/dev/null; then
+            -o "-c listen_addresses=127.0.0.1 -p $candidate -k $PG_ROOT$PG_OPTIONS" start >/dev/null; then
             PG_PORT="$candidate"
             break
         fi
@@ -119,7 +131,7 @@ if [[ "$BACKEND" == postgres ]]; then
     DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/scimd"
     PG_VERSION="$("$PG_BIN/postgres" --version | awk '{print $3}')"
     echo "== PostgreSQL $PG_VERSION on 127.0.0.1:$PG_PORT ($PG_ROOT)" >&2
-    NOTES+=(--note "PostgreSQL $PG_VERSION (default settings, durable commits) runs on the same $(nproc) CPUs as scimd and the load generator, over loopback; peak RSS and server CPU are of scimd only.")
+    NOTES+=(--note "PostgreSQL $PG_VERSION (${PG_OPTIONS:+settings:$PG_OPTIONS; otherwise }default settings, durable commits) runs on the same $(nproc) CPUs as scimd and the load generator, over loopback; peak RSS and server CPU are of scimd only.")
 else
     DATABASE_URL="sqlite://$DATA/scimd.db"
 fi
