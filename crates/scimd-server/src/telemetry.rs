@@ -10,9 +10,8 @@ use axum::middleware::Next;
 use axum::response::Response;
 use tracing_subscriber::EnvFilter;
 
-use crate::server::REQUEST_ID_HEADER;
-
 use crate::config::LogFormat;
+use crate::server::REQUEST_ID_HEADER;
 
 /// Installs the global subscriber; a second call (tests) is a no-op.
 pub fn init(format: LogFormat) {

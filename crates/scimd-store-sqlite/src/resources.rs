@@ -17,7 +17,9 @@ use scimd_core::{MemberKind, MemberOp, MemberRef};
 use scimd_store::cursor::Cursor;
 use scimd_store::events::{Change, MemberDelta, WriteFacts, derive_events};
 use scimd_store::index::{IndexRow, index_rows};
-use scimd_store::listing::{COLUMNS as COLS, ListingPlan as Plan, SEQ_BUCKET_BITS, plan_listing};
+use scimd_store::listing::{
+    COLUMN_COUNT, COLUMNS as COLS, ListingPlan as Plan, SEQ_BUCKET_BITS, plan_listing,
+};
 use scimd_store::sql::{Position, SqlValue, Sqlite, kind_code, kind_from_code};
 use scimd_store::{
     Document, GroupRef, Load, Member, NewResource, Query, QueryResult, Replacement, StoreError,
@@ -59,9 +61,6 @@ pub(crate) fn write_error(e: rusqlite::Error, kind: ResourceKind) -> StoreError 
 pub(crate) fn parse_document(data: &str) -> Result<Document, StoreError> {
     serde_json::from_str(data).map_err(|e| StoreError::Backend(format!("stored document: {e}")))
 }
-
-/// How many columns [`COLS`] names: a statement's further columns start here.
-const COLS_COUNT: usize = 8;
 
 /// A `resources` row as read by [`COLS`] (in that column order), before its document is
 /// parsed.
@@ -621,7 +620,7 @@ pub(crate) async fn get(
             query_opt(conn, &BY_ID_WITH_GROUPS, params, |row| {
                 Ok((
                     ResourceRow::read(row)?,
-                    Some(row.get::<_, String>(COLS_COUNT)?),
+                    Some(row.get::<_, String>(COLUMN_COUNT)?),
                 ))
             })?
         } else {

@@ -22,6 +22,9 @@ use crate::{Page, Query, StoreError, TenantId};
 pub const COLUMNS: &str =
     "r.seq, r.kind, r.id, r.version, r.created, r.modified, r.data, r.password_hash";
 
+/// How many columns [`COLUMNS`] names: the index of a statement's first further column.
+pub const COLUMN_COUNT: usize = 8;
+
 /// `log2` of [`SEQ_BUCKET_SIZE`]: a resource counts in bucket `seq >> SEQ_BUCKET_BITS`.
 pub const SEQ_BUCKET_BITS: u32 = 12;
 
@@ -241,6 +244,11 @@ mod tests {
     use super::*;
     use crate::Load;
     use crate::sql::Sqlite;
+
+    #[test]
+    fn column_count_matches_the_column_list() {
+        assert_eq!(COLUMNS.split(',').count(), COLUMN_COUNT);
+    }
 
     fn plan(filter: Option<&str>, sort: bool, page: Page) -> ListingPlan {
         let registry = Registry::builtin();
