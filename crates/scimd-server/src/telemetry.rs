@@ -33,8 +33,9 @@ pub fn init(format: LogFormat) {
 /// query, status, latency in microseconds and the request id (which the audit log entry of
 /// the same request carries too). Silenced with `RUST_LOG=info,scimd::request=warn`.
 ///
-/// A single event rather than a span around the request: a span per request (as
-/// tower-http's trace layer opens) cost as much CPU as the line itself on a GET by id.
+/// A single event rather than a span around the request (as tower-http's trace layer
+/// opens): nothing to create, enter and close per request, and the one line carries the
+/// request id that correlates it with the audit log.
 pub async fn log_request(req: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = req.method().clone();
