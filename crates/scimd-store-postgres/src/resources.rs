@@ -412,13 +412,16 @@ async fn load_into(
     Ok(())
 }
 
+/// A resource by its row number (to read back what a write just stored).
+static BY_SEQ: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT {COLS} FROM resources r WHERE r.seq = $1"));
+
 async fn fetch_by_seq(
     conn: &mut PgConnection,
     seq: i64,
     load: Load,
 ) -> Result<StoredResource, StoreError> {
-    let sql = format!("SELECT {COLS} FROM resources r WHERE r.seq = $1");
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+    let row = sqlx::query(sqlx::AssertSqlSafe(BY_SEQ.as_str()))
         .bind(seq)
         .fetch_optional(&mut *conn)
         .await

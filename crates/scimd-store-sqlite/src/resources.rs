@@ -363,14 +363,12 @@ fn load_into(
     Ok(())
 }
 
+/// A resource by its row number (to read back what a write just stored).
+static BY_SEQ: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT {COLS} FROM resources r WHERE r.seq = ?1"));
+
 fn fetch_by_seq(conn: &Connection, seq: i64, load: Load) -> Result<StoredResource, StoreError> {
-    let row = query_opt(
-        conn,
-        &format!("SELECT {COLS} FROM resources r WHERE r.seq = ?1"),
-        [seq],
-        ResourceRow::read,
-    )?
-    .ok_or(StoreError::NotFound)?;
+    let row = query_opt(conn, &BY_SEQ, [seq], ResourceRow::read)?.ok_or(StoreError::NotFound)?;
     let mut out = [row.decode()?];
     load_into(conn, &mut out, load)?;
     let [r] = out;
