@@ -4,6 +4,8 @@
 //! and the entry points that serve it with graceful shutdown.
 
 use std::future::Future;
+use std::sync::LazyLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::state::ServerStore;
@@ -28,14 +30,39 @@ use crate::state::AppState;
 /// Header carrying the request id, set when the client sends none and echoed back.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
-/// Random 64-bit request ids (hex).
+/// 64-bit request ids (16 hex digits) without a system call per request: a counter offset by
+/// a random per-process key and passed through SplitMix64's finaliser, a bijection, so ids
+/// never repeat within a process and processes (several nodes, restarts) draw from
+/// unrelated sequences. They correlate log lines and audit entries; nothing relies on them
+/// being secret.
 #[derive(Debug, Clone, Copy, Default)]
 struct RandomRequestId;
 
+static REQUEST_ID_KEY: LazyLock<u64> = LazyLock::new(|| {
+    crate::crypto::random_bytes::<8>()
+        .map(u64::from_le_bytes)
+        // Without the OS's randomness, the start time still separates processes.
+        .unwrap_or_else(|_| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or_default()
+        })
+});
+static REQUEST_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+fn next_request_id() -> u64 {
+    let mut z = REQUEST_COUNTER
+        .fetch_add(1, Ordering::Relaxed)
+        .wrapping_add(*REQUEST_ID_KEY);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
 impl MakeRequestId for RandomRequestId {
     fn make_request_id<B>(&mut self, _request: &axum::http::Request<B>) -> Option<RequestId> {
-        let bytes = crate::crypto::random_bytes::<8>().ok()?;
-        axum::http::HeaderValue::from_str(&crate::crypto::hex(&bytes))
+        axum::http::HeaderValue::from_str(&format!("{:016x}", next_request_id()))
             .ok()
             .map(RequestId::new)
     }
@@ -225,4 +252,25 @@ pub async fn shutdown_signal() {
         () = term => {},
     }
     tracing::info!("shutdown requested; finishing in-flight requests");
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+    use super::*;
+
+    #[test]
+    fn request_ids_are_sixteen_hex_digits_and_do_not_repeat() {
+        let mut make = RandomRequestId;
+        let request = axum::http::Request::new(());
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..10_000 {
+            let id = make.make_request_id(&request).unwrap();
+            let text = id.header_value().to_str().unwrap().to_owned();
+            assert_eq!(text.len(), 16, "{text}");
+            assert!(text.bytes().all(|b| b.is_ascii_hexdigit()), "{text}");
+            assert!(seen.insert(text), "repeated id");
+        }
+    }
 }
