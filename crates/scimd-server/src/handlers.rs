@@ -62,9 +62,9 @@ pub async fn create<S: ServerStore, K: KindMarker>(
     let res = svc.create(K::KIND, &body, load).await?;
     Ok(ScimResponse {
         status: StatusCode::CREATED,
-        body: Some(svc.render(&res, &projection)?),
         version: Some(res.version),
         location: Some(svc.location(K::KIND, &res.id)),
+        body: Some(svc.render(res, &projection)?),
     })
 }
 
@@ -93,9 +93,9 @@ pub async fn get_one<S: ServerStore, K: KindMarker>(
     }
     Ok(ScimResponse {
         status: StatusCode::OK,
-        body: Some(svc.render(&res, &projection)?),
         version: Some(res.version),
         location: Some(svc.location(K::KIND, &res.id)),
+        body: Some(svc.render(res, &projection)?),
     }
     .into_response())
 }
@@ -120,9 +120,9 @@ pub async fn replace<S: ServerStore, K: KindMarker>(
         .await?;
     Ok(ScimResponse {
         status: StatusCode::OK,
-        body: Some(svc.render(&res, &projection)?),
         version: Some(res.version),
         location: Some(svc.location(K::KIND, &res.id)),
+        body: Some(svc.render(res, &projection)?),
     })
 }
 
@@ -161,13 +161,13 @@ pub async fn patch<S: ServerStore, K: KindMarker>(
         .await?;
     Ok(ScimResponse {
         status,
+        version: Some(res.version),
+        location: Some(svc.location(K::KIND, &res.id)),
         body: if with_body {
-            Some(svc.render(&res, &projection)?)
+            Some(svc.render(res, &projection)?)
         } else {
             None
         },
-        version: Some(res.version),
-        location: Some(svc.location(K::KIND, &res.id)),
     })
 }
 

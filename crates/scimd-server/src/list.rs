@@ -97,7 +97,7 @@ pub async fn list<S: ServerStore>(
         .await?;
     let resources = result
         .resources
-        .iter()
+        .into_iter()
         .map(|r| svc.render(r, &projection))
         .collect::<ApiResult<Vec<_>>>()?;
     Ok(ListResponse {
@@ -176,7 +176,7 @@ pub async fn search_all<S: ServerStore>(
             )
             .await?;
         total = total.saturating_add(result.total);
-        for r in &result.resources {
+        for r in result.resources {
             resources.push(svc.render(r, &projection)?);
         }
     }

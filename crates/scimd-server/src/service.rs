@@ -355,10 +355,10 @@ impl<'a, S: ServerStore> Service<'a, S> {
 
     /// The output form of a stored resource (RFC 7643 §3): `schemas`, `id`, the document,
     /// `members`/`groups` when loaded, and `meta`, then projected.
-    pub fn render(&self, res: &StoredResource, projection: &Projection) -> ApiResult<Value> {
+    pub fn render(&self, res: StoredResource, projection: &Projection) -> ApiResult<Value> {
         let rt = self.resource_type(res.kind)?;
         let registry = self.state.registry();
-        let mut out = match render_resource(registry, &self.ctx.base_url, res) {
+        let mut out = match render_owned(registry, &self.ctx.base_url, res) {
             Value::Object(o) => o,
             _ => return Err(ApiError::internal("rendered resource is not an object")),
         };
@@ -425,6 +425,12 @@ impl<'a, S: ServerStore> Service<'a, S> {
 /// document, `members`/`groups` when loaded, and `meta` with locations under `base_url`.
 /// Shared by responses ([`Service::render`]) and event snapshots.
 pub fn render_resource(registry: &Registry, base_url: &str, res: &StoredResource) -> Value {
+    render_owned(registry, base_url, res.clone())
+}
+
+/// [`render_resource`] taking the resource by value, so the document's attributes move into
+/// the output instead of being copied (the response path owns what it read).
+fn render_owned(registry: &Registry, base_url: &str, res: StoredResource) -> Value {
     let location = |kind: ResourceKind, id: &str| format!("{base_url}/{}/{id}", endpoint(kind));
     let mut out = Map::new();
     if let Some(rt) = registry.resource_type_of(res.kind) {
@@ -434,9 +440,7 @@ pub fn render_resource(registry: &Registry, base_url: &str, res: &StoredResource
         );
     }
     out.insert("id".into(), Value::String(res.id.clone()));
-    for (k, v) in &res.document {
-        out.insert(k.clone(), v.clone());
-    }
+    out.extend(res.document);
     if let Some(members) = &res.members {
         let list: Vec<Value> = members
             .iter()
