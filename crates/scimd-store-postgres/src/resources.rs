@@ -955,12 +955,19 @@ pub(crate) async fn query(
     let plan = plan(store, tenant, kind, query)?;
     // One read transaction: the total and the page come from the same snapshot. Dropped
     // (for example when the request is cancelled), it rolls back.
-    let mut tx = store
-        .inner
-        .pool
-        .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        .await
-        .map_err(backend)?;
+    //
+    // A lookup by identifier (`userName eq`, `externalId eq`) is planned once per
+    // connection: PostgreSQL's plan cache, comparing the generic plan's estimate with the
+    // custom plans', can keep planning such a statement for every value once a tenant is
+    // large, and planning then costs more than running it. Both settings travel in one
+    // round trip; SET LOCAL ends with the transaction.
+    let begin = if plan.value_independent {
+        "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; \
+         SET LOCAL plan_cache_mode = force_generic_plan"
+    } else {
+        "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+    };
+    let mut tx = store.inner.pool.begin_with(begin).await.map_err(backend)?;
     let result = run_query(&mut tx, tenant, kind, query, &plan).await?;
     tx.commit().await.map_err(backend)?;
     Ok(result)

@@ -10,7 +10,8 @@
 //! bucket holding row `offset`, then skip the rows before it in that bucket" ([`SeekPlan`]):
 //! the same rows, found in a few thousand index steps at any depth.
 
-use scimd_core::schema::{Registry, ResourceKind, ResourceType};
+use scimd_core::filter::{CompValue, CompareOp, Filter};
+use scimd_core::schema::{AttrLocation, Registry, ResourceKind, ResourceType, Uniqueness};
 
 use crate::cursor::{Cursor, fingerprint};
 use crate::sql::{
@@ -50,6 +51,9 @@ pub struct ListingPlan {
     pub seek: Option<SeekPlan>,
     /// Whether `sort_value` is numeric (else text or NULL).
     pub numeric_sort: bool,
+    /// Whether the best plan of `count` and `page` is the same whatever the bound values
+    /// ([`value_independent`]), so a backend that plans per execution may plan them once.
+    pub value_independent: bool,
 }
 
 /// What a cursor page needs to build the next and previous cursors.
@@ -124,6 +128,7 @@ pub fn plan_listing<D: Dialect>(
     kind: ResourceKind,
     query: &Query,
 ) -> Result<ListingPlan, StoreError> {
+    let value_independent = value_independent(registry, rt, query);
     let float_type = dialect.float_type();
     let mut b = SqlBuilder::new(dialect);
     let scope = Scope::bind(&mut b, registry, rt, tenant, kind);
@@ -186,6 +191,7 @@ pub fn plan_listing<D: Dialect>(
                     offset: skip,
                 }),
                 numeric_sort,
+                value_independent,
             })
         }
         Page::Cursor { cursor, count: n } => {
@@ -229,8 +235,55 @@ pub fn plan_listing<D: Dialect>(
                 }),
                 seek: None,
                 numeric_sort,
+                value_independent,
             })
         }
+    }
+}
+
+/// Whether a listing's best plan is the same for every bound value: an unsorted first
+/// page (index pagination, or a cursor listing's first page) whose filter only compares
+/// identifiers for equality — `id`, `externalId`, or an attribute the schema declares unique
+/// (`userName`) — combined with `and`/`or`. Whatever the value, such a filter selects at
+/// most a few rows through one index, so the plan made without the values is the plan made
+/// with them. Anything else (ranges, patterns, presence, `not`, value paths, equality on a
+/// low-cardinality attribute such as `active` or `emails.type`, sorts, keyset and seek
+/// positions) can have a better plan for particular values and is planned per execution.
+///
+/// PostgreSQL uses this to skip planning the lookups IdPs send before every write
+/// (`userName eq`, `externalId eq`): its plan cache keeps re-planning them for each value
+/// once the table is large (measured: planning took 0.3–0.4 ms of a 0.1 ms lookup at
+/// 200,000 users).
+pub fn value_independent(registry: &Registry, rt: &ResourceType, query: &Query) -> bool {
+    let first_page = match &query.page {
+        Page::Index { .. } => true,
+        Page::Cursor { cursor, .. } => cursor.is_none(),
+    };
+    first_page
+        && query.sort.is_none()
+        && query
+            .filter
+            .as_ref()
+            .is_some_and(|f| identifier_equality(registry, rt, f))
+}
+
+fn identifier_equality(registry: &Registry, rt: &ResourceType, filter: &Filter) -> bool {
+    match filter {
+        Filter::And(a, b) | Filter::Or(a, b) => {
+            identifier_equality(registry, rt, a) && identifier_equality(registry, rt, b)
+        }
+        Filter::Compare {
+            path,
+            op: CompareOp::Eq,
+            value,
+        } if *value != CompValue::Null => registry.resolve(rt, path).is_ok_and(|ra| {
+            let leaf = ra.leaf();
+            let common_identifier = ra.location == AttrLocation::Common
+                && ra.sub.is_none()
+                && matches!(ra.attr.name.as_str(), "id" | "externalId");
+            common_identifier || leaf.uniqueness != Uniqueness::None
+        }),
+        _ => false,
     }
 }
 
@@ -356,5 +409,67 @@ mod tests {
                 SqlValue::Int(100)
             ]
         );
+    }
+
+    #[test]
+    fn only_unsorted_first_pages_of_identifier_equalities_are_value_independent() {
+        for filter in [
+            "userName eq \"bjensen\"",
+            "USERNAME eq \"bjensen\"",
+            "urn:ietf:params:scim:schemas:core:2.0:User:userName eq \"bjensen\"",
+            "externalId eq \"00u1\"",
+            "id eq \"2819c223\"",
+            "userName eq \"a\" or userName eq \"b\"",
+            "externalId eq \"x\" and userName eq \"a\"",
+        ] {
+            assert!(
+                plan(Some(filter), false, index(1)).value_independent,
+                "{filter}"
+            );
+        }
+        for filter in [
+            "userName ne \"bjensen\"",
+            "userName sw \"b\"",
+            "userName gt \"b\"",
+            "userName pr",
+            "userName eq null",
+            "not (userName eq \"b\")",
+            "active eq true",
+            "displayName eq \"Babs\"",
+            "emails.value eq \"b@example.com\"",
+            "emails[value eq \"b@example.com\"]",
+            "meta.created eq \"2020-01-01T00:00:00Z\"",
+            "userName eq \"a\" and active eq true",
+            "userName eq \"a\" or title eq \"b\"",
+        ] {
+            assert!(
+                !plan(Some(filter), false, index(1)).value_independent,
+                "{filter}"
+            );
+        }
+        let lookup = Some("userName eq \"bjensen\"");
+        assert!(!plan(None, false, index(1)).value_independent);
+        assert!(!plan(lookup, true, index(1)).value_independent);
+        let first_cursor = || Page::Cursor {
+            cursor: None,
+            count: 10,
+        };
+        let later = plan(lookup, false, first_cursor());
+        assert!(later.value_independent);
+        let next = Page::Cursor {
+            cursor: Some(
+                Cursor {
+                    position: crate::sql::Position {
+                        value: None,
+                        seq: 5,
+                    },
+                    before: false,
+                    fingerprint: later.cursor.unwrap().fingerprint,
+                }
+                .encode(),
+            ),
+            count: 10,
+        };
+        assert!(!plan(lookup, false, next).value_independent);
     }
 }
