@@ -980,25 +980,10 @@ async fn run_query(
     query: &Query,
     plan: &Plan,
 ) -> Result<QueryResult, StoreError> {
-    let total: i64 = match &plan.count {
-        Some((sql, binds)) => bind_all(sqlx::query(sqlx::AssertSqlSafe(sql.clone())), binds)
-            .fetch_one(&mut *conn)
-            .await
-            .and_then(|row| row.try_get("n"))
-            .map_err(backend)?,
-        None => sqlx::query(
-            "SELECT CAST(COALESCE(SUM(n), 0) AS bigint) AS n FROM resource_counts \
-             WHERE tenant_id = $1 AND kind = $2",
-        )
-        .bind(tenant.0)
-        .bind(kind_code(kind))
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(backend)?
-        .map(|row| row.try_get("n"))
-        .transpose()
-        .map_err(backend)?
-        .unwrap_or(0),
+    let counted = if plan.total_in_page {
+        None
+    } else {
+        Some(count_rows(&mut *conn, tenant, kind, plan).await?)
     };
     let mut binds = Cow::Borrowed(&plan.binds);
     if let Some(seek) = &plan.seek {
@@ -1024,6 +1009,14 @@ async fn run_query(
         .fetch_all(&mut *conn)
         .await
         .map_err(backend)?;
+    let first_total = match rows.first() {
+        Some(row) if plan.total_in_page => Some(row.try_get::<i64, _>("total").map_err(backend)?),
+        _ => None,
+    };
+    let total = match counted.or_else(|| plan.total_from_page(first_total)) {
+        Some(total) => total,
+        None => count_rows(&mut *conn, tenant, kind, plan).await?,
+    };
     let mut page = Vec::with_capacity(rows.len());
     for row in &rows {
         let value = if plan.numeric_sort {
@@ -1081,6 +1074,35 @@ async fn run_query(
         resources,
         next_cursor,
         previous_cursor,
+    })
+}
+
+/// The listing's total: its count statement, or the kind's row of `resource_counts`.
+async fn count_rows(
+    conn: &mut PgConnection,
+    tenant: TenantId,
+    kind: ResourceKind,
+    plan: &Plan,
+) -> Result<i64, StoreError> {
+    Ok(match &plan.count {
+        Some((sql, binds)) => bind_all(sqlx::query(sqlx::AssertSqlSafe(sql.clone())), binds)
+            .fetch_one(&mut *conn)
+            .await
+            .and_then(|row| row.try_get("n"))
+            .map_err(backend)?,
+        None => sqlx::query(
+            "SELECT CAST(COALESCE(SUM(n), 0) AS bigint) AS n FROM resource_counts \
+             WHERE tenant_id = $1 AND kind = $2",
+        )
+        .bind(tenant.0)
+        .bind(kind_code(kind))
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(backend)?
+        .map(|row| row.try_get("n"))
+        .transpose()
+        .map_err(backend)?
+        .unwrap_or(0),
     })
 }
 

@@ -54,6 +54,34 @@ pub struct ListingPlan {
     /// Whether the best plan of `count` and `page` is the same whatever the bound values
     /// ([`value_independent`]), so a backend that plans per execution may plan them once.
     pub value_independent: bool,
+    /// Whether `page` also selects the listing's total (`COUNT(*) OVER ()`) as its last
+    /// column, `total`, so that `count` runs only when [`ListingPlan::total_from_page`] says
+    /// so. Done for value-independent listings where the dialect asks for it
+    /// ([`Dialect::total_beside_page`]): they select a few rows, so counting them beside
+    /// the page costs nothing, and the IdPs' lookup before every write takes one round trip
+    /// to the database fewer.
+    pub total_in_page: bool,
+    /// Whether an empty page means an empty listing: the page starts at the first row and
+    /// asks for at least one.
+    pub empty_page_means_none: bool,
+}
+
+impl ListingPlan {
+    /// The listing's total when `page` carried it ([`ListingPlan::total_in_page`]): the
+    /// `total` column of the page's first row, or 0 for an empty page that started at the
+    /// first row and asked for rows. `None` when `count` must run: no total in the page, or
+    /// an empty page past the end (`startIndex` beyond the total) or of `count=0`, which
+    /// says nothing about the rows.
+    pub fn total_from_page(&self, first_row_total: Option<i64>) -> Option<i64> {
+        if !self.total_in_page {
+            return None;
+        }
+        match first_row_total {
+            Some(total) => Some(total),
+            None if self.empty_page_means_none => Some(0),
+            None => None,
+        }
+    }
 }
 
 /// What a cursor page needs to build the next and previous cursors.
@@ -129,6 +157,16 @@ pub fn plan_listing<D: Dialect>(
     query: &Query,
 ) -> Result<ListingPlan, StoreError> {
     let value_independent = value_independent(registry, rt, query);
+    let total_in_page = value_independent && dialect.total_beside_page();
+    let empty_page_means_none = match &query.page {
+        Page::Index { start_index, count } => *start_index <= 1 && *count > 0,
+        Page::Cursor { cursor, count } => cursor.is_none() && *count > 0,
+    };
+    let total_column = if total_in_page {
+        ", COUNT(*) OVER () AS total"
+    } else {
+        ""
+    };
     let float_type = dialect.float_type();
     let mut b = SqlBuilder::new(dialect);
     let scope = Scope::bind(&mut b, registry, rt, tenant, kind);
@@ -177,7 +215,7 @@ pub fn plan_listing<D: Dialect>(
             let offset = b.bind(SqlValue::Int(clamp(skip)));
             let offset_bind = b.binds().len().saturating_sub(1);
             let page = format!(
-                "SELECT {COLUMNS}, {sort_value} AS sort_value {} {order} LIMIT {limit} OFFSET {offset}",
+                "SELECT {COLUMNS}, {sort_value} AS sort_value{total_column} {} {order} LIMIT {limit} OFFSET {offset}",
                 b.sql()
             );
             Ok(ListingPlan {
@@ -192,6 +230,8 @@ pub fn plan_listing<D: Dialect>(
                 }),
                 numeric_sort,
                 value_independent,
+                total_in_page,
+                empty_page_means_none,
             })
         }
         Page::Cursor { cursor, count: n } => {
@@ -220,7 +260,7 @@ pub fn plan_listing<D: Dialect>(
             // One row more than asked tells whether another page follows.
             let limit = b.bind(SqlValue::Int(clamp(n.saturating_add(1))));
             let page = format!(
-                "SELECT {COLUMNS}, {sort_value} AS sort_value {} {order} LIMIT {limit}",
+                "SELECT {COLUMNS}, {sort_value} AS sort_value{total_column} {} {order} LIMIT {limit}",
                 b.sql()
             );
             Ok(ListingPlan {
@@ -236,6 +276,8 @@ pub fn plan_listing<D: Dialect>(
                 seek: None,
                 numeric_sort,
                 value_independent,
+                total_in_page,
+                empty_page_means_none,
             })
         }
     }
@@ -471,5 +513,61 @@ mod tests {
             count: 10,
         };
         assert!(!plan(lookup, false, next).value_independent);
+    }
+
+    #[test]
+    fn lookups_carry_their_total_where_the_dialect_asks() {
+        let registry = Registry::builtin();
+        let rt = registry.resource_type_of(ResourceKind::User).unwrap();
+        let query = |filter: &str, start_index: u64| Query {
+            filter: Some(parse_filter(filter).unwrap()),
+            sort: None,
+            page: index(start_index),
+            load: Load::NONE,
+        };
+        let postgres = |q: &Query| {
+            plan_listing(
+                crate::sql::Postgres,
+                &registry,
+                rt,
+                TenantId(7),
+                ResourceKind::User,
+                q,
+            )
+            .unwrap()
+        };
+        let lookup = postgres(&query("userName eq \"b\"", 1));
+        assert!(lookup.total_in_page && lookup.empty_page_means_none);
+        assert!(
+            lookup.page.contains("COUNT(*) OVER () AS total"),
+            "{}",
+            lookup.page
+        );
+        assert!(
+            lookup.count.is_some(),
+            "the count stays for pages past the end"
+        );
+        assert_eq!(lookup.total_from_page(Some(4)), Some(4));
+        assert_eq!(lookup.total_from_page(None), Some(0));
+        let later = postgres(&query("userName eq \"b\"", 3));
+        assert!(later.total_in_page && !later.empty_page_means_none);
+        assert_eq!(later.total_from_page(Some(4)), Some(4));
+        assert_eq!(later.total_from_page(None), None);
+        let only_total = postgres(&Query {
+            page: Page::Index {
+                start_index: 1,
+                count: 0,
+            },
+            ..query("userName eq \"b\"", 1)
+        });
+        assert!(only_total.total_in_page && !only_total.empty_page_means_none);
+        assert_eq!(only_total.total_from_page(None), None);
+        let range = postgres(&query("userName gt \"b\"", 1));
+        assert!(!range.total_in_page);
+        assert!(!range.page.contains("OVER"));
+        assert_eq!(range.total_from_page(Some(4)), None);
+        let sqlite = plan(Some("userName eq \"b\""), false, index(1));
+        assert!(sqlite.value_independent && !sqlite.total_in_page);
+        assert!(!sqlite.page.contains("OVER"));
     }
 }

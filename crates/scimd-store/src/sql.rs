@@ -83,6 +83,10 @@ pub trait Dialect {
     fn ends_with(&self, haystack: &str, needle: &str) -> String;
     /// The SQL type numeric sort keys are cast to (`REAL`, `double precision`).
     fn float_type(&self) -> &'static str;
+    /// Whether a lookup's page should carry its total (`COUNT(*) OVER ()`) instead of a
+    /// separate count statement ([`crate::listing::ListingPlan::total_in_page`]): worth it
+    /// where each statement is a network round trip, not where it is a function call.
+    fn total_beside_page(&self) -> bool;
 }
 
 /// SQLite.
@@ -95,6 +99,11 @@ impl Dialect for Sqlite {
     }
     fn float_type(&self) -> &'static str {
         "REAL"
+    }
+    fn total_beside_page(&self) -> bool {
+        // In process, a second statement costs less than the window function's co-routine
+        // and sort.
+        false
     }
     fn contains(&self, haystack: &str, needle: &str) -> String {
         // instr() is case-sensitive, unlike LIKE (which folds ASCII case in SQLite).
@@ -118,6 +127,9 @@ impl Dialect for Postgres {
     }
     fn float_type(&self) -> &'static str {
         "double precision"
+    }
+    fn total_beside_page(&self) -> bool {
+        true
     }
     fn contains(&self, haystack: &str, needle: &str) -> String {
         format!("strpos({haystack}, {needle}) > 0")

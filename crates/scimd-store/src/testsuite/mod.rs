@@ -1135,6 +1135,66 @@ pub async fn index_pages_are_stable_with_totals<S: Store>(s: &S) {
     assert_eq!((page.total, page.resources.len()), (23, 0));
 }
 
+/// Lookups by identifier (`userName eq`, `externalId eq`, `or` of them) — whose page also
+/// carries the total — report the same totals and pages as any listing: at and past the
+/// first row, past the end, with no match, and on a first cursor page.
+pub async fn identifier_lookups_count_their_matches<S: Store>(s: &S) {
+    let t = tenant(s, "acme").await;
+    seed_users(s, t, 23).await;
+    let other = tenant(s, "other").await;
+    seed_users(s, other, 5).await;
+    let three = "userName eq \"user03\" or userName eq \"USER07\" or userName eq \"user21\"";
+    let page = |filter: &str, start_index: u64, count: u64| Query {
+        filter: Some(parse_filter(filter).unwrap()),
+        sort: None,
+        page: Page::Index { start_index, count },
+        load: Load::NONE,
+    };
+    let run = |q: Query| async move {
+        let r = s.query(t, ResourceKind::User, &q).await.unwrap();
+        let ids: Vec<String> = r.resources.into_iter().map(|r| r.id).collect();
+        (r.total, ids)
+    };
+    // user03, user07, user21 were created as id07, id01, id03 (name (i * 7) % 23).
+    assert_eq!(
+        run(page(three, 1, 10)).await,
+        (3, vec!["id01".into(), "id03".into(), "id07".into()])
+    );
+    assert_eq!(run(page(three, 1, 1)).await, (3, vec!["id01".into()]));
+    assert_eq!(run(page(three, 2, 1)).await, (3, vec!["id03".into()]));
+    assert_eq!(run(page(three, 3, 5)).await, (3, vec!["id07".into()]));
+    // Past the end: no rows to carry the total, which is still reported.
+    assert_eq!(run(page(three, 4, 5)).await, (3, vec![]));
+    assert_eq!(run(page(three, 100, 5)).await, (3, vec![]));
+    // count 0: the total alone.
+    assert_eq!(run(page(three, 1, 0)).await, (3, vec![]));
+    assert_eq!(
+        run(page("userName eq \"nobody\"", 1, 10)).await,
+        (0, vec![])
+    );
+    assert_eq!(
+        run(page("userName eq \"user00\"", 1, 10)).await,
+        (1, vec!["id00".into()])
+    );
+    assert_eq!(
+        run(page("id eq \"id05\" or id eq \"nope\"", 1, 10)).await,
+        (1, vec!["id05".into()])
+    );
+    let cursor = Query {
+        filter: Some(parse_filter(three).unwrap()),
+        sort: None,
+        page: Page::Cursor {
+            cursor: None,
+            count: 2,
+        },
+        load: Load::NONE,
+    };
+    let first = s.query(t, ResourceKind::User, &cursor).await.unwrap();
+    assert_eq!(first.total, 3);
+    assert_eq!(first.resources.len(), 2);
+    assert!(first.next_cursor.is_some());
+}
+
 /// Cursor pages (RFC 9865) walk forward and back under every sort; foreign cursors are refused.
 pub async fn cursor_pages_walk_forward_and_back<S: Store>(s: &S) {
     let t = tenant(s, "acme").await;
@@ -1491,6 +1551,7 @@ macro_rules! conformance_tests {
             member_only_updates_need_no_version_unless_pinned,
             filters_on_columns_and_values,
             index_pages_are_stable_with_totals,
+            identifier_lookups_count_their_matches,
             cursor_pages_walk_forward_and_back,
             concurrent_writers_queue_and_readers_see_committed_state,
             transfer_round_trip,
