@@ -283,8 +283,8 @@ pub fn plan_listing<D: Dialect>(
     }
 }
 
-/// Whether a listing's best plan is the same for every bound value: an unsorted first
-/// page (index pagination, or a cursor listing's first page) whose filter only compares
+/// Whether a listing's best plan is the same for every bound value: an unsorted index
+/// page, or a cursor listing's first page, whose filter only compares
 /// identifiers for equality — `id`, `externalId`, or an attribute the schema declares unique
 /// (`userName`) — combined with `and`/`or`. Whatever the value, such a filter selects at
 /// most a few rows through one index, so the plan made without the values is the plan made
@@ -454,7 +454,7 @@ mod tests {
     }
 
     #[test]
-    fn only_unsorted_first_pages_of_identifier_equalities_are_value_independent() {
+    fn only_unsorted_identifier_equalities_without_a_position_are_value_independent() {
         for filter in [
             "userName eq \"bjensen\"",
             "USERNAME eq \"bjensen\"",
