@@ -404,6 +404,28 @@ fn control(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
     conn.prepare_cached(sql)?.raw_execute().map(|_| ())
 }
 
+/// Runs `f` in one read transaction (one snapshot for all its statements), with `BEGIN` and
+/// `COMMIT` from the statement cache — rusqlite's `Transaction` parses them on every call,
+/// which was 2% of a filtered listing's CPU. On an error the transaction is rolled back; a
+/// panic leaves it open, and the reader pool drops such a connection.
+pub(crate) fn in_read_snapshot<T>(
+    conn: &Connection,
+    f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    control(conn, "BEGIN").map_err(backend)?;
+    match f(conn) {
+        Ok(out) => {
+            control(conn, "COMMIT").map_err(backend)?;
+            Ok(out)
+        }
+        Err(e) => {
+            // The read's own error is the one to report.
+            let _ = control(conn, "ROLLBACK");
+            Err(e)
+        }
+    }
+}
+
 /// Runs a group of writes in one transaction and answers each caller; whether it committed.
 fn commit_group(conn: &Connection, group: Vec<Job>) -> bool {
     if let Err(e) = control(conn, "BEGIN IMMEDIATE") {

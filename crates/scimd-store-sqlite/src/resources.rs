@@ -26,7 +26,9 @@ use scimd_store::{
     StoredResource, TenantId, Update,
 };
 
-use crate::db::{execute, is_foreign_key_violation, is_unique_violation, query_all, query_opt};
+use crate::db::{
+    execute, in_read_snapshot, is_foreign_key_violation, is_unique_violation, query_all, query_opt,
+};
 use crate::{SqliteStore, backend, now_micros, outbox, params_of};
 
 fn resource_type(store: &SqliteStore, kind: ResourceKind) -> Result<&ResourceType, StoreError> {
@@ -914,10 +916,7 @@ pub(crate) async fn query(
     let read = move |conn: &Connection| {
         // One read transaction: the total, the page and its members come from the same
         // snapshot.
-        let tx = conn.unchecked_transaction().map_err(backend)?;
-        let result = run_query(&tx, tenant, kind, load, &plan)?;
-        tx.commit().map_err(backend)?;
-        Ok(result)
+        in_read_snapshot(conn, |conn| run_query(conn, tenant, kind, load, &plan))
     };
     let bounded = query.filter.as_ref().is_some_and(|f| at_most_one(kind, f))
         && !(load.members && kind == ResourceKind::Group);

@@ -14,7 +14,7 @@ use scimd_store::transfer::{
 };
 use scimd_store::{CredentialKind, StoreError, Tenant, TenantId};
 
-use crate::db::{execute, is_unique_violation, query_all, query_opt};
+use crate::db::{execute, in_read_snapshot, is_unique_violation, query_all, query_opt};
 use crate::resources::{
     Derived, derive, insert_index, insert_members, parse_document, write_error,
 };
@@ -272,13 +272,8 @@ fn import_in(
 impl Transfer for SqliteStore {
     async fn export_tenant(&self, name: &str) -> Result<TenantExport, StoreError> {
         let name = name.to_owned();
-        self.read(move |conn| {
-            let tx = conn.unchecked_transaction().map_err(backend)?;
-            let export = export_in(&tx, name)?;
-            tx.commit().map_err(backend)?;
-            Ok(export)
-        })
-        .await
+        self.read(move |conn| in_read_snapshot(conn, |conn| export_in(conn, name)))
+            .await
     }
 
     async fn import_tenant(&self, export: &TenantExport) -> Result<Tenant, StoreError> {
