@@ -956,24 +956,18 @@ fn run_query(
     load: Load,
     plan: &Plan,
 ) -> Result<QueryResult, StoreError> {
-    let count = || -> Result<i64, StoreError> {
-        Ok(match &plan.count {
-            Some((sql, binds)) => {
-                query_opt(conn, sql, params_of(binds), |row| row.get(0))?.unwrap_or(0)
-            }
-            None => query_opt(
-                conn,
-                "SELECT n FROM resource_counts WHERE tenant_id = ?1 AND kind = ?2",
-                (tenant.0, kind_code(kind)),
-                |row| row.get(0),
-            )?
-            .unwrap_or(0),
-        })
-    };
-    let counted = if plan.total_in_page {
-        None
-    } else {
-        Some(count()?)
+    // The SQLite dialect never puts the total in the page (`total_in_page`): counted apart.
+    let total: i64 = match &plan.count {
+        Some((sql, binds)) => {
+            query_opt(conn, sql, params_of(binds), |row| row.get(0))?.unwrap_or(0)
+        }
+        None => query_opt(
+            conn,
+            "SELECT n FROM resource_counts WHERE tenant_id = ?1 AND kind = ?2",
+            (tenant.0, kind_code(kind)),
+            |row| row.get(0),
+        )?
+        .unwrap_or(0),
     };
     let mut binds = Cow::Borrowed(&plan.binds);
     if let Some(seek) = &plan.seek {
@@ -988,7 +982,6 @@ fn run_query(
         seek.apply(binds.to_mut(), buckets);
     }
     let numeric = plan.numeric_sort;
-    let with_total = plan.total_in_page;
     let rows = query_all(conn, &plan.page, params_of(&binds), |row| {
         let value = if numeric {
             row.get::<_, Option<f64>>("sort_value")?.map(SqlValue::Num)
@@ -996,22 +989,10 @@ fn run_query(
             row.get::<_, Option<String>>("sort_value")?
                 .map(SqlValue::Text)
         };
-        let total = if with_total {
-            Some(row.get::<_, i64>("total")?)
-        } else {
-            None
-        };
-        Ok((value, total, ResourceRow::read(row)?))
+        Ok((value, ResourceRow::read(row)?))
     })?;
-    let total = match counted {
-        Some(total) => total,
-        None => match plan.total_from_page(rows.first().and_then(|(_, total, _)| *total)) {
-            Some(total) => total,
-            None => count()?,
-        },
-    };
     let mut page = Vec::with_capacity(rows.len());
-    for (value, _, row) in rows {
+    for (value, row) in rows {
         let resource = row.decode()?;
         page.push((
             Position {
