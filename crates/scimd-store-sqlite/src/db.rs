@@ -101,12 +101,15 @@ pub(crate) fn connect(file: &Path, read_only: bool) -> Result<Connection, StoreE
     // temp_store=MEMORY: statement journals and sorts never spill to a temp file.
     // cache_size: a write touches ~10 index B-trees; with SQLite's 2 MiB default their
     // pages are re-read from the OS on every descent (measured: the writer's top cost).
-    // The writer keeps 32 MiB, each reader 8 MiB: at most 64 MiB in all.
+    // The writer keeps 32 MiB, each reader 4 MiB: at most 48 MiB in all. A reader's cache
+    // starts empty after every commit it has not seen (SQLite drops it when the WAL moved),
+    // so a bigger one mostly costs memory, and emptying it costs CPU: W2 ran at 0.11 ms of
+    // CPU per request with 4 MiB against 0.14 ms with 8 MiB (alternating A/B, 200k users).
     let mut pragmas = String::from(
         "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;",
     );
     if read_only {
-        pragmas.push_str(" PRAGMA cache_size = -8192;");
+        pragmas.push_str(" PRAGMA cache_size = -4096;");
     } else {
         pragmas.insert_str(0, "PRAGMA journal_mode = WAL; PRAGMA cache_size = -32768; ");
         pragmas.push_str(&format!(
