@@ -101,8 +101,8 @@ impl Dialect for Sqlite {
         "REAL"
     }
     fn total_beside_page(&self) -> bool {
-        // In process, a second statement costs less than the window function's co-routine
-        // and sort.
+        // In process a second statement is a function call, not a round trip, and the window
+        // form's plan adds a co-routine and a sort.
         false
     }
     fn contains(&self, haystack: &str, needle: &str) -> String {
