@@ -425,22 +425,34 @@ impl<'a, S: ServerStore> Service<'a, S> {
 /// document, `members`/`groups` when loaded, and `meta` with locations under `base_url`.
 /// Shared by responses ([`Service::render`]) and event snapshots.
 pub fn render_resource(registry: &Registry, base_url: &str, res: &StoredResource) -> Value {
-    render_owned(registry, base_url, res.clone())
+    render_with(registry, base_url, res, res.document.clone())
 }
 
 /// [`render_resource`] taking the resource by value, so the document's attributes move into
 /// the output instead of being copied (the response path owns what it read).
-fn render_owned(registry: &Registry, base_url: &str, res: StoredResource) -> Value {
+fn render_owned(registry: &Registry, base_url: &str, mut res: StoredResource) -> Value {
+    let document = std::mem::take(&mut res.document);
+    render_with(registry, base_url, &res, document)
+}
+
+/// Renders `res` with `document` standing for its stored document (which the caller has
+/// copied or moved out of it).
+fn render_with(
+    registry: &Registry,
+    base_url: &str,
+    res: &StoredResource,
+    document: Document,
+) -> Value {
     let location = |kind: ResourceKind, id: &str| format!("{base_url}/{}/{id}", endpoint(kind));
     let mut out = Map::new();
     if let Some(rt) = registry.resource_type_of(res.kind) {
         out.insert(
             "schemas".into(),
-            json!(validate::output_schemas(registry, rt, &res.document)),
+            json!(validate::output_schemas(registry, rt, &document)),
         );
     }
     out.insert("id".into(), Value::String(res.id.clone()));
-    out.extend(res.document);
+    out.extend(document);
     if let Some(members) = &res.members {
         let list: Vec<Value> = members
             .iter()
