@@ -1,5 +1,5 @@
-//! Secrets and identifiers: random bearer tokens and client secrets, their stored forms,
-//! and UUID v4 resource ids.
+//! Secrets: random bearer tokens and client secrets, and their stored forms. (Resource ids
+//! are minted by `scimd_store::ids`.)
 //!
 //! Bearer tokens carry 256 bits from the OS random source, so a fast SHA-256 is a sufficient
 //! stored form (there is nothing to brute-force) and lets the server find a token by its hash
@@ -89,23 +89,6 @@ pub fn verify_secret(secret: &str, phc: &str) -> bool {
         .is_ok()
 }
 
-/// A random UUID version 4 (RFC 9562 §5.4) in the canonical lower-case hyphenated form.
-pub fn new_uuid_v4() -> Result<String, CryptoError> {
-    let mut b = random_bytes::<16>()?;
-    // Version 4 in the high nibble of byte 6, variant 10xx in byte 8.
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let h = hex(&b);
-    Ok(format!(
-        "{}-{}-{}-{}-{}",
-        h.get(0..8).unwrap_or_default(),
-        h.get(8..12).unwrap_or_default(),
-        h.get(12..16).unwrap_or_default(),
-        h.get(16..20).unwrap_or_default(),
-        h.get(20..32).unwrap_or_default()
-    ))
-}
-
 /// Lower-case hex of `bytes`.
 pub fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write as _;
@@ -147,15 +130,6 @@ mod tests {
         assert!(verify_secret("s3cret", &h));
         assert!(!verify_secret("s3creT", &h));
         assert!(!verify_secret("s3cret", "not a phc string"));
-    }
-
-    #[test]
-    fn uuid_v4_has_version_and_variant_bits() {
-        let u = new_uuid_v4().unwrap();
-        assert_eq!(u.len(), 36);
-        assert_eq!(&u[14..15], "4");
-        assert!(matches!(&u[19..20], "8" | "9" | "a" | "b"));
-        assert_eq!(u.matches('-').count(), 4);
     }
 
     #[test]

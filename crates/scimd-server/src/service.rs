@@ -3,7 +3,7 @@
 //!
 //! Handlers and `/Bulk` call the same functions, so a Bulk operation behaves exactly like
 //! the equivalent single request. The service owns everything between the protocol core
-//! and storage: body normalisation, id generation (UUID v4), the per-tenant unique key,
+//! and storage: body normalisation, id generation (time-ordered UUIDs, `scimd_store::ids`), the per-tenant unique key,
 //! password hashing, optimistic concurrency (PATCH re-reads and retries on a concurrent
 //! change unless the client pinned a version with `If-Match`), and the assembly of output
 //! resources (`id`, `schemas`, `meta`, `members`/`groups`, projection).
@@ -105,7 +105,7 @@ impl<'a, S: ServerStore> Service<'a, S> {
         let keys = self.keys(kind, &document);
         let new = NewResource {
             kind,
-            id: crypto::new_uuid_v4()?,
+            id: scimd_store::ids::new_time_ordered_id().map_err(crate::store_error)?,
             document,
             unique_key: keys.unique_key,
             external_id: keys.external_id,

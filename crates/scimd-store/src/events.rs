@@ -127,7 +127,8 @@ impl std::fmt::Display for EventKind {
 /// One committed change of one resource, as stored in the outbox.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
-    /// A UUID v4, unique across tenants: the idempotency key for consumers.
+    /// A UUID (version 7, [`crate::ids`]), unique across tenants: the idempotency key for
+    /// consumers.
     pub id: String,
     pub tenant_id: TenantId,
     /// The tenant's name.
@@ -437,21 +438,9 @@ pub fn diff_attributes(before: &Document, after: &Document) -> Vec<String> {
     out
 }
 
-/// A fresh event id (UUID v4 from the operating system's random source).
+/// A fresh event id (time-ordered, see [`crate::ids`]).
 pub fn new_event_id() -> Result<String, StoreError> {
-    let mut b = [0_u8; 16];
-    getrandom::fill(&mut b).map_err(|e| StoreError::Backend(format!("random source: {e}")))?;
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    Ok(format!(
-        "{}-{}-{}-{}-{}",
-        h.get(0..8).unwrap_or_default(),
-        h.get(8..12).unwrap_or_default(),
-        h.get(12..16).unwrap_or_default(),
-        h.get(16..20).unwrap_or_default(),
-        h.get(20..32).unwrap_or_default()
-    ))
+    crate::ids::new_time_ordered_id()
 }
 
 /// Writes that record their events (and optionally their audit entry) in the same

@@ -17,6 +17,7 @@ pub mod audit;
 pub mod cursor;
 pub mod error;
 pub mod events;
+pub mod ids;
 pub mod index;
 pub mod listing;
 pub mod records;

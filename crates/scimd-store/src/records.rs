@@ -77,7 +77,7 @@ pub struct Credential {
     pub revoked: bool,
 }
 
-/// A resource to create. The caller (server) generates `id` (UUID v4) and has validated and
+/// A resource to create. The caller (server) generates `id` ([`crate::ids`]) and has validated and
 /// normalised the document.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewResource {

@@ -29,7 +29,7 @@ async fn create_returns_201_with_location_etag_and_meta() {
     let body: Value = r.json().await.unwrap();
     let id = body["id"].as_str().unwrap();
     assert_eq!(id.len(), 36, "UUID id: {id}");
-    assert_eq!(&id[14..15], "4", "UUID version 4");
+    assert_eq!(&id[14..15], "7", "UUID version 7 (time-ordered)");
     assert_eq!(location, format!("{}/Users/{id}", app.scim));
     assert_eq!(body["meta"]["location"], location);
     assert_eq!(body["meta"]["resourceType"], "User");
