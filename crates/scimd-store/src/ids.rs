@@ -16,8 +16,7 @@ use crate::StoreError;
 /// A fresh UUID version 7 in the canonical lower-case hyphenated form.
 pub fn new_time_ordered_id() -> Result<String, StoreError> {
     let mut random = [0_u8; 8];
-    getrandom::fill(&mut random)
-        .map_err(|e| StoreError::Backend(format!("random source: {e}")))?;
+    getrandom::fill(&mut random).map_err(|e| StoreError::Backend(format!("random source: {e}")))?;
     let since_epoch = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
