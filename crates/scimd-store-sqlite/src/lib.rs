@@ -127,11 +127,12 @@ impl SqliteStore {
         self.inner.readers.run_point(f).await
     }
 
-    /// Runs `f` as one write transaction (group-committed; see [`db`]).
+    /// Runs `f` as one write transaction (group-committed; see [`db`]). `f` may run twice,
+    /// the first run undone, so it acts only on the database.
     pub(crate) async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+        F: Fn(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
         self.inner.writer.run(f).await
     }

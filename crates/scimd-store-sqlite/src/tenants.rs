@@ -135,7 +135,7 @@ pub(crate) async fn create_tenant(
                 "INSERT INTO tenants (name, settings, created) VALUES (?1, ?2, ?3) RETURNING id",
             )
             .and_then(|mut st| st.query_row((&name, &text, &stamp), |row| row.get::<_, i64>(0)))
-            .map(|id| (id, name))
+            .map(|id| (id, name.clone()))
             .map_err(|e| {
                 if is_unique_violation(&e) {
                     StoreError::TenantExists
@@ -282,7 +282,10 @@ pub(crate) async fn create_credential(
                         backend(e)
                     }
                 })?;
-            Ok(Credential { id, ..credential })
+            Ok(Credential {
+                id,
+                ..credential.clone()
+            })
         })
         .await
 }

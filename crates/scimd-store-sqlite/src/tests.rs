@@ -240,6 +240,58 @@ async fn group_commit_isolates_failed_writes() {
     assert_eq!(orphans, 0);
 }
 
+/// A write that fails after changing rows cannot be undone alone without a savepoint: its
+/// group is rolled back and run again with one savepoint per write. Each write's effect
+/// lands exactly once (a second insert of the same unique name would fail) and none of a
+/// failed write's rows survive, whether it shared its group or ran alone.
+#[tokio::test]
+async fn writes_failing_after_changes_are_undone_alone() {
+    let db = open().await;
+    let s = &db.store;
+    let run = |s: SqliteStore, name: String, fail: bool| async move {
+        s.write(move |conn| {
+            crate::db::execute(
+                conn,
+                "INSERT INTO tenants (name, settings, created) VALUES (?1, '{}', 'now')",
+                [&name],
+            )?;
+            if fail {
+                return Err(StoreError::Backend(format!("{name} gave up")));
+            }
+            Ok(())
+        })
+        .await
+    };
+    // Alone: the failed write's insert is rolled back.
+    let alone = run(s.clone(), "alone".into(), true).await.unwrap_err();
+    assert!(matches!(&alone, StoreError::Backend(m) if m == "alone gave up"));
+    // Together: every fourth write fails after its insert.
+    let mut writes = tokio::task::JoinSet::new();
+    for i in 0..64 {
+        writes.spawn(run(s.clone(), format!("t{i}"), i % 4 == 0));
+    }
+    let (mut ok, mut failed) = (0, 0);
+    while let Some(done) = writes.join_next().await {
+        match done.unwrap() {
+            Ok(()) => ok += 1,
+            Err(StoreError::Backend(m)) if m.ends_with("gave up") => failed += 1,
+            Err(e) => panic!("unexpected {e:?}"),
+        }
+    }
+    assert_eq!((ok, failed), (48, 16));
+    let names: Vec<String> = s
+        .read(|conn| crate::db::query_all(conn, "SELECT name FROM tenants", [], |r| r.get(0)))
+        .await
+        .unwrap();
+    assert_eq!(names.len(), 48, "{names:?}");
+    assert!(names.iter().all(|n| {
+        let i: usize = n.trim_start_matches('t').parse().unwrap();
+        i % 4 != 0
+    }));
+    // Later groups (run with savepoints for a while) still commit.
+    run(s.clone(), "after".into(), false).await.unwrap();
+}
+
 /// Cached statements run as prepared: a statement whose plan looked at a bound value would
 /// be re-prepared on every use once the cache clears its bindings (see `db::connect`).
 #[tokio::test]
