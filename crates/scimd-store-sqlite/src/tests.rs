@@ -268,7 +268,7 @@ async fn writes_failing_after_changes_are_undone_alone() {
     // Together: every fourth write fails after its insert.
     let mut writes = tokio::task::JoinSet::new();
     for i in 0..64 {
-        writes.spawn(run(s.clone(), format!("t{i}"), i % 4 == 0));
+        writes.spawn(run(s.clone(), format!("t{i}"), i.is_multiple_of(4)));
     }
     let (mut ok, mut failed) = (0, 0);
     while let Some(done) = writes.join_next().await {
@@ -286,7 +286,7 @@ async fn writes_failing_after_changes_are_undone_alone() {
     assert_eq!(names.len(), 48, "{names:?}");
     assert!(names.iter().all(|n| {
         let i: usize = n.trim_start_matches('t').parse().unwrap();
-        i % 4 != 0
+        !i.is_multiple_of(4)
     }));
     // Later groups (run with savepoints for a while) still commit.
     run(s.clone(), "after".into(), false).await.unwrap();
