@@ -267,7 +267,7 @@ async fn writes_failing_after_changes_are_undone_alone() {
     assert!(matches!(&alone, StoreError::Backend(m) if m == "alone gave up"));
     // Together: every fourth write fails after its insert.
     let mut writes = tokio::task::JoinSet::new();
-    for i in 0..64 {
+    for i in 0_u32..64 {
         writes.spawn(run(s.clone(), format!("t{i}"), i.is_multiple_of(4)));
     }
     let (mut ok, mut failed) = (0, 0);
