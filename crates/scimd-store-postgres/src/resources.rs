@@ -111,7 +111,8 @@ pub(crate) fn derive(
     let rt = resource_type(store, kind)?;
     let rows = index_rows(store.registry(), rt, document);
     // userName (Users) and displayName (Groups) sort through an indexed column holding the
-    // same key as their index row.
+    // same key as their index row. A case-insensitive userName has no row: it sorts by
+    // `unique_key` (scimd_store::index::in_unique_key_column), and `sort_name` stays NULL.
     let sort_path = match kind {
         ResourceKind::User => "username",
         ResourceKind::Group => "displayname",

@@ -306,7 +306,8 @@ async fn filters_run_on_indexes() {
     let t = tenant(s, "acme").await;
     seed_for_plans(s, t, 400).await;
     for (f, index, total) in [
-        ("userName eq \"user7\"", "attr_index_text", 1),
+        // userName is read from its unique column (scimd_store::index::in_unique_key_column).
+        ("userName eq \"user7\"", "resources_unique_key", 1),
         ("externalId eq \"ext-7\"", "resources_external_id", 1),
         (
             "emails[type eq \"work\"].value eq \"u7@work.example\"",
@@ -314,7 +315,7 @@ async fn filters_run_on_indexes() {
             1,
         ),
         // user1, user10…user19, user100…user199.
-        ("userName sw \"user1\"", "attr_index_text", 111),
+        ("userName sw \"user1\"", "resources_unique_key", 111),
         (
             "meta.lastModified gt \"2999-01-01T00:00:00Z\"",
             "resources_modified",
@@ -354,7 +355,7 @@ async fn filters_run_on_indexes() {
         .await
         .unwrap()
         .join("\n");
-    assert!(plan.contains("v_text >= "), "{plan}");
+    assert!(plan.contains("unique_key >= "), "{plan}");
     // A cursor page seeks on seq (through the primary key with one tenant, or
     // (tenant_id, kind, seq) with many) and needs no sort.
     let next = Query {
@@ -569,7 +570,7 @@ async fn statement_timeout_cancels_runaway_statements_and_frees_the_connection()
 }
 
 /// `n` Users of tenant `t` written with plain SQL (as a bulk load outside scimd would),
-/// each with ten index rows; no `ANALYZE`.
+/// each with ten index rows (user `i` has displayName `name<i>`); no `ANALYZE`.
 async fn bulk_load(s: &PostgresStore, t: scimd_store::TenantId, n: i64) {
     sqlx::query(
         "INSERT INTO resources (tenant_id, kind, id, unique_key, sort_name, version, created, \
@@ -586,8 +587,9 @@ async fn bulk_load(s: &PostgresStore, t: scimd_store::TenantId, n: i64) {
     sqlx::query(
         "INSERT INTO attr_index (tenant_id, kind, seq, path, elem, v_text) \
          SELECT r.tenant_id, 1, r.seq, p.path, 0, \
-         CASE WHEN p.path = 'username' THEN r.unique_key ELSE p.path || r.seq END \
-         FROM resources r CROSS JOIN (VALUES ('username'), ('name.givenname'), \
+         CASE WHEN p.path = 'displayname' THEN 'name' || substr(r.id, 3) \
+         ELSE p.path || r.seq END \
+         FROM resources r CROSS JOIN (VALUES ('nickname'), ('name.givenname'), \
          ('name.familyname'), ('displayname'), ('emails.value'), ('emails.type'), \
          ('emails.primary'), ('active'), ('title'), ('locale')) AS p(path) \
          WHERE r.tenant_id = $1",
@@ -610,8 +612,8 @@ async fn has_statistics(s: &PostgresStore, table: &str) -> bool {
     .unwrap()
 }
 
-/// The production failure: a database loaded without `ANALYZE`, where PostgreSQL plans a
-/// `userName eq` listing as a nested loop rescanning the index once per user (quadratic).
+/// The production failure: a database loaded without `ANALYZE`, where PostgreSQL plans an
+/// `attr_index` lookup (then `userName eq`, now `displayName eq`) listing as a nested loop rescanning the index once per user (quadratic).
 /// With the pool's `statement_timeout` such a listing ends within the timeout (as an error
 /// naming it, or done); connecting to such a database analyzes it, after which the same
 /// listing is quick and right.
@@ -624,7 +626,7 @@ async fn unanalyzed_databases_cannot_hold_connections_and_get_analyzed_at_connec
     bulk_load(&db.store, t, 4000).await;
     assert!(!has_statistics(&db.store, "attr_index").await);
 
-    let filter = list(Some("userName eq \"user3999\""));
+    let filter = list(Some("displayName eq \"name3999\""));
     let started = Instant::now();
     let outcome = node.query(t, ResourceKind::User, &filter).await;
     let took = started.elapsed();
@@ -661,7 +663,8 @@ async fn import_analyzes_the_tables() {
     let s = &db.store;
     let t = tenant(s, "acme").await;
     for i in 0..20 {
-        s.create(t, user(&format!("u{i}"), &format!("user{i}"), json!({})))
+        let extra = json!({"displayName": format!("User {i}")});
+        s.create(t, user(&format!("u{i}"), &format!("user{i}"), extra))
             .await
             .unwrap();
     }

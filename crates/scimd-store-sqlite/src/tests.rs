@@ -84,6 +84,7 @@ async fn filters_run_on_indexes() {
         "externalId eq \"x\"",
         "emails[type eq \"work\"].value eq \"x\"",
         "userName sw \"us\"",
+        "displayName eq \"x\"",
         "meta.lastModified gt \"2020-01-01T00:00:00Z\"",
         "members.value eq \"x\"",
         // Element rows: `v_num = 1` on the partial number index.
@@ -110,9 +111,11 @@ async fn filters_run_on_indexes() {
             }
             Some("members.value") => "resources_id (tenant_id=? AND kind=? AND id=?)",
             Some("emails") => "attr_index_num (tenant_id=? AND kind=? AND path=? AND v_num=?)",
+            // userName is read from its unique column (scimd_store::index::in_unique_key_column).
             Some("userName") if f.contains(" sw ") => {
-                "attr_index_text (tenant_id=? AND kind=? AND path=? AND v_text>? AND v_text<?)"
+                "resources_unique_key (tenant_id=? AND kind=? AND unique_key>? AND unique_key<?)"
             }
+            Some("userName") => "resources_unique_key (tenant_id=? AND kind=? AND unique_key=?)",
             _ => "attr_index_text (tenant_id=? AND kind=? AND path=? AND v_text=?)",
         };
         assert!(text.contains(expected), "{f}: plan:\n{text}");

@@ -21,7 +21,7 @@
 //! columns of the resource row.
 
 use scimd_core::filter::{Key, json_key};
-use scimd_core::schema::{AttrLocation, AttributeDef, Registry, ResourceType, Schema};
+use scimd_core::schema::{AttrLocation, AttributeDef, Registry, ResourceType, Schema, USER_SCHEMA};
 use serde_json::{Map, Value};
 
 /// One indexed value of a resource.
@@ -107,10 +107,23 @@ pub fn index_path(
     out
 }
 
+/// Whether `attr` of `schema` is the User `userName` compared case-insensitively (RFC 7643
+/// §4.1.1), whose key — the lower-cased value — every backend already keeps in the uniquely
+/// indexed `unique_key` column of the resource row. Filters and sorts on it read that
+/// column, so it gets no index row: one B-tree entry less per created user, and a
+/// `userName eq` lookup is one probe of the unique index.
+pub fn in_unique_key_column(schema: &Schema, location: AttrLocation, attr: &AttributeDef) -> bool {
+    location == AttrLocation::Core
+        && schema.id == USER_SCHEMA
+        && attr.name == "userName"
+        && !attr.case_exact
+}
+
 /// Flattens a stored document of resource type `rt` into index rows.
 ///
-/// Keys the registry does not know (and common attributes) are skipped; attribute names are
-/// matched case-insensitively, so the rows do not depend on the document's spelling.
+/// Keys the registry does not know (and common attributes) are skipped, and so is a
+/// `userName` kept in a column ([`in_unique_key_column`]); attribute names are matched
+/// case-insensitively, so the rows do not depend on the document's spelling.
 pub fn index_rows(
     registry: &Registry,
     rt: &ResourceType,
@@ -122,7 +135,9 @@ pub fn index_rows(
     };
     for (key, value) in document {
         if let Some(attr) = core.attribute(key) {
-            index_attr(&mut rows, core, AttrLocation::Core, attr, value);
+            if !in_unique_key_column(core, AttrLocation::Core, attr) {
+                index_attr(&mut rows, core, AttrLocation::Core, attr, value);
+            }
         } else if let Some(ext) = registry.extension(rt, key) {
             let Value::Object(inner) = value else {
                 continue;
@@ -255,7 +270,8 @@ mod tests {
                 "manager": {"value": "M-1"}
             }
         }));
-        assert_eq!(find(&r, "username"), [&text("username", 0, "bjensen")]);
+        // userName lives in the resource row's unique_key column instead.
+        assert!(find(&r, "username").is_empty());
         assert_eq!(find(&r, "active"), [&text("active", 0, "true")]);
         assert_eq!(
             find(&r, "name.givenname"),

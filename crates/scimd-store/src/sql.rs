@@ -399,6 +399,8 @@ enum Target<'r> {
     Id,
     /// `resources.external_id`.
     ExternalId,
+    /// `resources.unique_key`: the User `userName` ([`crate::index::in_unique_key_column`]).
+    UniqueKey(&'r AttributeDef),
     /// `resources.created_us` / `modified_us`.
     Time(&'static str),
     /// `meta.resourceType`: a constant per kind.
@@ -457,6 +459,9 @@ impl<'a> Translator<'_, 'a> {
             }
             AttrLocation::Core if name == "groups" => {
                 Target::Membership(Membership::Groups, ra.attr, ra.sub)
+            }
+            location if crate::index::in_unique_key_column(ra.schema, location, ra.attr) => {
+                Target::UniqueKey(ra.attr)
             }
             _ => Target::Index(ra),
         })
@@ -534,6 +539,9 @@ impl<'a> Translator<'_, 'a> {
             }
             Target::ExternalId => {
                 b.push("(r.external_id IS NOT NULL AND r.external_id <> '')");
+            }
+            Target::UniqueKey(_) => {
+                b.push("(r.unique_key IS NOT NULL AND r.unique_key <> '')");
             }
             Target::Membership(m, attr, sub) => {
                 // `members pr`, `members.display pr`, …: some membership (whose sub-attribute
@@ -619,10 +627,11 @@ impl<'a> Translator<'_, 'a> {
                 b.push(if holds != negate { "1 = 1" } else { "1 = 0" });
                 Ok(())
             }
-            Target::Id | Target::ExternalId | Target::Time(_) => {
+            Target::Id | Target::ExternalId | Target::UniqueKey(_) | Target::Time(_) => {
                 let (col, leaf) = match &target {
                     Target::Id => ("r.id", self.common_leaf("id")?),
                     Target::ExternalId => ("r.external_id", self.common_leaf("externalId")?),
+                    Target::UniqueKey(leaf) => ("r.unique_key", *leaf),
                     Target::Time(col) => (*col, &*DATETIME_LEAF),
                     _ => return Err(invalid("unsupported attribute")),
                 };
@@ -1131,6 +1140,11 @@ pub fn sort_key<D: Dialect>(
         (AttrLocation::Common, _, Some("location")) => return Ok(col("r.id", false)),
         // Constant within one listing.
         (AttrLocation::Common, _, _) => return Ok(col("r.kind", true)),
+        (location, "userName", None)
+            if crate::index::in_unique_key_column(ra.schema, location, ra.attr) =>
+        {
+            return Ok(col("r.unique_key", false));
+        }
         (AttrLocation::Core, "userName", None) if scope.kind == ResourceKind::User => {
             return Ok(col("r.sort_name", false));
         }
@@ -1303,19 +1317,19 @@ mod tests {
 
     #[test]
     fn comparisons_bind_keys_and_never_interpolate() {
-        let c = user_condition(Sqlite, "userName eq \"O'Brien\"").unwrap();
+        let c = user_condition(Sqlite, "displayName eq \"O'Brien\"").unwrap();
         assert_eq!(
             c.binds,
             [
                 SqlValue::Int(7),
                 SqlValue::Int(1),
-                SqlValue::Text("username".into()),
+                SqlValue::Text("displayname".into()),
                 SqlValue::Text("o'brien".into())
             ]
         );
         assert!(c.sql.contains("a1.v_text = ?4"), "{}", c.sql);
         assert!(!c.sql.contains("brien"));
-        let c = user_condition(Postgres, "userName sw \"Bj\"").unwrap();
+        let c = user_condition(Postgres, "displayName sw \"Bj\"").unwrap();
         assert!(
             c.sql.contains("a1.v_text >= $4 AND a1.v_text < $5"),
             "{}",
@@ -1335,6 +1349,12 @@ mod tests {
         assert_eq!(c.sql, "1 = 0");
         let c = user_condition(Sqlite, "id pr").unwrap();
         assert_eq!(c.sql, "1 = 1");
+        // userName is compared through its lower-cased unique column, not an index row.
+        let c = user_condition(Sqlite, "USERNAME eq \"BJensen\"").unwrap();
+        assert_eq!(c.sql, "(r.unique_key IS NOT NULL AND r.unique_key = ?3)");
+        assert_eq!(c.binds[2], SqlValue::Text("bjensen".into()));
+        let c = user_condition(Sqlite, "userName sw \"B\"").unwrap();
+        assert!(c.sql.contains("r.unique_key"), "{}", c.sql);
         // `ne` is `not eq`, so an absent value is "not equal".
         let c = user_condition(Sqlite, "title ne \"x\"").unwrap();
         assert!(c.sql.starts_with("NOT r.seq IN"), "{}", c.sql);
@@ -1417,7 +1437,7 @@ mod tests {
         let key = |b: &mut SqlBuilder<Sqlite>, p: &str| {
             sort_key(b, &scope, &SortSpec::parse(p, None).unwrap())
         };
-        assert_eq!(key(&mut b, "userName").unwrap().expr, "r.sort_name");
+        assert_eq!(key(&mut b, "userName").unwrap().expr, "r.unique_key");
         assert!(key(&mut b, "meta.created").unwrap().numeric);
         let emails = key(&mut b, "emails").unwrap();
         assert!(emails.expr.contains("COALESCE"), "{}", emails.expr);
