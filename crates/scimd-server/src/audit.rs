@@ -304,11 +304,13 @@ pub async fn record<S: ServerStore>(
     let status = response.status().as_u16();
     let committed = slot.committed.lock().ok().and_then(|c| *c);
     if committed != Some(status) {
-        let mut e = slot
-            .entry
-            .lock()
-            .map(|e| e.clone())
-            .unwrap_or_else(|p| p.into_inner().clone());
+        // The request is over: nothing reads the slot's entry again, so it moves out.
+        let mut e = std::mem::take(
+            &mut *slot
+                .entry
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
         e.status = status;
         e.scim_type = response
             .extensions()

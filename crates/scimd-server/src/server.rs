@@ -11,14 +11,11 @@ use std::time::Duration;
 use crate::state::ServerStore;
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::http::HeaderName;
+use axum::http::HeaderValue;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use tokio::net::TcpListener;
-use tower_http::request_id::{
-    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
-};
 
 use crate::auth::require_auth;
 use crate::bulk;
@@ -35,9 +32,6 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 /// never repeat within a process and processes (several nodes, restarts) draw from
 /// unrelated sequences. They correlate log lines and audit entries; nothing relies on them
 /// being secret.
-#[derive(Debug, Clone, Copy, Default)]
-struct RandomRequestId;
-
 static REQUEST_ID_KEY: LazyLock<u64> = LazyLock::new(|| {
     crate::crypto::random_bytes::<8>()
         .map(u64::from_le_bytes)
@@ -60,12 +54,11 @@ fn next_request_id() -> u64 {
     z ^ (z >> 31)
 }
 
-impl MakeRequestId for RandomRequestId {
-    fn make_request_id<B>(&mut self, _request: &axum::http::Request<B>) -> Option<RequestId> {
-        axum::http::HeaderValue::from_str(&format!("{:016x}", next_request_id()))
-            .ok()
-            .map(RequestId::new)
-    }
+/// A new request id as a header value.
+fn fresh_request_id() -> HeaderValue {
+    // Sixteen hex digits are always a valid header value.
+    HeaderValue::from_str(&format!("{:016x}", next_request_id()))
+        .unwrap_or(HeaderValue::from_static("0"))
 }
 
 /// The SCIM routes of one tenant scope, relative to the SCIM base (`/Users`, …). Everything
@@ -178,17 +171,7 @@ pub fn router<S: ServerStore>(state: AppState<S>) -> Router {
         .nest("/admin/v1", admin_routes(&state))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(middleware::from_fn_with_state(timeout, request_timeout))
-        // One INFO line per response; headers (but the request id) and bodies are never
-        // recorded, so credentials cannot reach the log.
-        .layer(middleware::from_fn(crate::telemetry::log_request))
-        .layer(PropagateRequestIdLayer::new(HeaderName::from_static(
-            REQUEST_ID_HEADER,
-        )))
-        .layer(SetRequestIdLayer::new(
-            HeaderName::from_static(REQUEST_ID_HEADER),
-            RandomRequestId,
-        ))
+        .layer(middleware::from_fn_with_state(timeout, observe))
         .with_state(state)
 }
 
@@ -200,15 +183,43 @@ async fn method_not_allowed() -> ApiError {
     scimd_core::Error::MethodNotAllowed("method not allowed on this endpoint".into()).into()
 }
 
-/// Ends requests that take longer than the configured timeout with a 503 SCIM error.
-async fn request_timeout(State(limit): State<Duration>, req: Request, next: Next) -> Response {
-    match tokio::time::timeout(limit, next.run(req)).await {
+/// The outermost middleware, one layer for what every request needs:
+/// - its id: the client's `X-Request-Id`, or a fresh one set on the request (for the audit
+///   entry and the handlers) — echoed on the response either way;
+/// - the configured timeout: a request taking longer ends with a 503 SCIM error;
+/// - one log line when it ends ([`crate::telemetry::log_request`]; headers but the request
+///   id, and bodies, are never logged, so credentials cannot reach the log).
+///
+/// One `from_fn` instead of tower-http's two request-id layers, a log layer and a timeout
+/// layer: each layer costs a boxed service clone and future per request.
+async fn observe(State(limit): State<Duration>, mut req: Request, next: Next) -> Response {
+    let started = std::time::Instant::now();
+    let request_id = match req.headers().get(REQUEST_ID_HEADER) {
+        Some(id) => id.clone(),
+        None => {
+            let id = fresh_request_id();
+            req.headers_mut().insert(REQUEST_ID_HEADER, id.clone());
+            id
+        }
+    };
+    let method = req.method().clone();
+    let uri = req.uri().clone();
+    let mut response = match tokio::time::timeout(limit, next.run(req)).await {
         Ok(response) => response,
         Err(_) => {
             tracing::warn!(timeout_secs = limit.as_secs(), "request timed out");
             ApiError::Timeout.into_response()
         }
-    }
+    };
+    crate::telemetry::log_request(
+        &method,
+        &uri,
+        response.status(),
+        started,
+        request_id.to_str().unwrap_or_default(),
+    );
+    response.headers_mut().insert(REQUEST_ID_HEADER, request_id);
+    response
 }
 
 /// Serves the application on an already bound listener until `shutdown` completes, then
@@ -262,12 +273,9 @@ mod tests {
 
     #[test]
     fn request_ids_are_sixteen_hex_digits_and_do_not_repeat() {
-        let mut make = RandomRequestId;
-        let request = axum::http::Request::new(());
         let mut seen = std::collections::HashSet::new();
         for _ in 0..10_000 {
-            let id = make.make_request_id(&request).unwrap();
-            let text = id.header_value().to_str().unwrap().to_owned();
+            let text = fresh_request_id().to_str().unwrap().to_owned();
             assert_eq!(text.len(), 16, "{text}");
             assert!(text.bytes().all(|b| b.is_ascii_hexdigit()), "{text}");
             assert!(seen.insert(text), "repeated id");

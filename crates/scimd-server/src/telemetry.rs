@@ -5,13 +5,10 @@
 
 use std::time::Instant;
 
-use axum::extract::Request;
-use axum::middleware::Next;
-use axum::response::Response;
+use axum::http::{Method, StatusCode, Uri};
 use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
-use crate::server::REQUEST_ID_HEADER;
 
 /// Installs the global subscriber; a second call (tests) is a no-op.
 pub fn init(format: LogFormat) {
@@ -29,32 +26,28 @@ pub fn init(format: LogFormat) {
     };
 }
 
-/// Middleware: one INFO line per response on target `scimd::request` — method, path and
-/// query, status, latency in microseconds and the request id (which the audit log entry of
-/// the same request carries too). Silenced with `RUST_LOG=info,scimd::request=warn`.
+/// One INFO line per response on target `scimd::request` — method, path and query, status,
+/// latency in microseconds and the request id (which the audit log entry of the same request
+/// carries too). Silenced with `RUST_LOG=info,scimd::request=warn`.
 ///
 /// A single event rather than a span around the request (as tower-http's trace layer
 /// opens): nothing to create, enter and close per request, and the one line carries the
 /// request id that correlates it with the audit log.
-pub async fn log_request(req: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = req.method().clone();
-    let uri = req.uri().clone();
-    let request_id = req.headers().get(REQUEST_ID_HEADER).cloned();
-    let response = next.run(req).await;
+pub fn log_request(
+    method: &Method,
+    uri: &Uri,
+    status: StatusCode,
+    started: Instant,
+    request_id: &str,
+) {
     let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-    let request_id = request_id
-        .as_ref()
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
     tracing::info!(
         target: "scimd::request",
         method = %method,
         uri = %uri,
-        status = response.status().as_u16(),
+        status = status.as_u16(),
         latency_us,
         request_id = %request_id,
         "request"
     );
-    response
 }

@@ -14,7 +14,7 @@ use crate::records::TenantId;
 use crate::store::Store;
 
 /// One audited request.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AuditEntry {
     /// RFC 3339 UTC with milliseconds: when the request arrived.
     pub time: String,
