@@ -27,11 +27,7 @@ use crate::state::AppState;
 /// Header carrying the request id, set when the client sends none and echoed back.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
-/// 64-bit request ids (16 hex digits) without a system call per request: a counter offset by
-/// a random per-process key and passed through SplitMix64's finaliser, a bijection, so ids
-/// never repeat within a process and processes (several nodes, restarts) draw from
-/// unrelated sequences. They correlate log lines and audit entries; nothing relies on them
-/// being secret.
+/// The random per-process offset of request ids ([`fresh_request_id`]).
 static REQUEST_ID_KEY: LazyLock<u64> = LazyLock::new(|| {
     crate::crypto::random_bytes::<8>()
         .map(u64::from_le_bytes)
@@ -54,7 +50,11 @@ fn next_request_id() -> u64 {
     z ^ (z >> 31)
 }
 
-/// A new request id as a header value.
+/// A new request id: 64 bits (16 hex digits) without a system call per request — a counter
+/// offset by a random per-process key and passed through SplitMix64's finaliser, a
+/// bijection, so ids never repeat within a process and processes (several nodes, restarts)
+/// draw from unrelated sequences. They correlate log lines and audit entries; nothing relies
+/// on them being secret.
 fn fresh_request_id() -> HeaderValue {
     // Sixteen hex digits are always a valid header value.
     HeaderValue::from_str(&format!("{:016x}", next_request_id()))
