@@ -233,10 +233,9 @@ trait WriteJob: Send {
     fn fail(&mut self, error: StoreError);
     /// Whether the last run succeeded.
     fn succeeded(&self) -> bool;
-    /// Whether the write has run (or been failed without running).
-    fn has_run(&self) -> bool;
-    /// Answers the caller once the group's fate is known: a failed write keeps its own error,
-    /// a successful one fails only when `commit_error` says the group did not commit.
+    /// Answers the caller once the group's fate is known: a failed write keeps its own error;
+    /// a successful one, or one that never ran, fails with `commit_error` when the group did
+    /// not commit.
     fn answer(self: Box<Self>, commit_error: Option<&str>);
 }
 
@@ -270,13 +269,9 @@ where
         matches!(self.outcome, Some(Ok(_)))
     }
 
-    fn has_run(&self) -> bool {
-        self.outcome.is_some()
-    }
-
     fn answer(self: Box<Self>, commit_error: Option<&str>) {
         let outcome = match (self.outcome, commit_error) {
-            (Some(Ok(_)), Some(message)) => Err(StoreError::Backend(message.to_owned())),
+            (Some(Ok(_)) | None, Some(message)) => Err(StoreError::Backend(message.to_owned())),
             (Some(outcome), _) => outcome,
             (None, _) => Err(StoreError::Backend("the write was not run".into())),
         };
@@ -567,13 +562,10 @@ fn finish(conn: &Connection, group: Vec<Job>, replayed: bool) -> GroupOutcome {
     }
 }
 
-/// Answers every write of a group that did not commit: successful writes with `message`,
-/// failed ones with their own error.
+/// Answers every write of a group that did not commit: failed ones with their own error,
+/// the others with `message`.
 fn give_up(group: Vec<Job>, message: &str, replayed: bool) -> GroupOutcome {
-    for mut job in group {
-        if !job.succeeded() && !job.has_run() {
-            job.fail(StoreError::Backend(message.to_owned()));
-        }
+    for job in group {
         job.answer(Some(message));
     }
     GroupOutcome {
