@@ -28,6 +28,7 @@ pub mod error;
 pub mod handlers;
 pub mod http;
 pub mod list;
+pub mod log_sink;
 pub mod server;
 pub mod service;
 pub mod state;

@@ -1,17 +1,40 @@
-//! Logging: `tracing` with a text or JSON formatter. The level comes from `RUST_LOG`
-//! (default `info`). Nothing secret is ever passed to a log macro: the request line carries
-//! the method, path and query, status, latency and request id, never other headers or
-//! bodies.
+//! Logging: `tracing` with a text or JSON formatter, written to stderr through a
+//! [`LogSink`] (batched by a background thread, so requests never wait on the log). The
+//! level comes from `RUST_LOG` (default `info`). Nothing secret is ever passed to a log
+//! macro: the request line carries the method, path and query, status, latency and request
+//! id, never other headers or bodies.
 
+use std::sync::OnceLock;
 use std::time::Instant;
 
 use axum::http::{Method, StatusCode, Uri};
 use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
+use crate::log_sink::LogSink;
+
+/// The sink of the global subscriber, kept for [`flush`].
+static SINK: OnceLock<LogSink> = OnceLock::new();
 
 /// Installs the global subscriber; a second call (tests) is a no-op.
 pub fn init(format: LogFormat) {
+    if SINK.get().is_some() {
+        return;
+    }
+    match LogSink::start(std::io::stderr()) {
+        Ok(sink) => install(format, SINK.get_or_init(|| sink).clone()),
+        Err(e) => {
+            // Without a thread for the sink, log synchronously rather than not at all.
+            eprintln!("scimd: cannot start the log writer thread ({e}); logging directly");
+            install(format, std::io::stderr);
+        }
+    }
+}
+
+fn install<W>(format: LogFormat, writer: W)
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     // Colour only on a terminal: redirected to a file or a log collector, escape codes
     // would land in every line (and cost formatting on every request).
@@ -19,11 +42,18 @@ pub fn init(format: LogFormat) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(ansi)
-        .with_writer(std::io::stderr);
+        .with_writer(writer);
     let _ = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),
     };
+}
+
+/// Writes every log line logged so far; called before the process exits.
+pub fn flush() {
+    if let Some(sink) = SINK.get() {
+        sink.flush();
+    }
 }
 
 /// One INFO line per response on target `scimd::request` — method, path and query, status,
