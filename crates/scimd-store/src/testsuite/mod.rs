@@ -164,6 +164,27 @@ pub async fn crud_round_trip<S: Store>(s: &S) {
     assert_eq!(created.created, created.modified);
     assert!(created.created.ends_with('Z') && created.created.len() == 24);
     assert_eq!(created.groups, Some(vec![]));
+    // What a create answers is exactly what a read of everything finds afterwards.
+    let stored = s.get(t, ResourceKind::User, "u1", Load::ALL).await.unwrap();
+    assert_eq!(stored.as_ref(), Some(&created));
+    let g = s.create(t, group("g1", "Empty", &[])).await.unwrap();
+    assert_eq!(g.members, Some(vec![]));
+    let stored = s
+        .get(t, ResourceKind::Group, "g1", Load::ALL)
+        .await
+        .unwrap();
+    assert_eq!(stored.as_ref(), Some(&g));
+    let numbers = s
+        .create(
+            t,
+            user("u2", "Numbers", json!({"x-ratio": 0.1, "x-big": 1.7976931348623157e308, "x-tiny": 5e-324, "x-odd": 0.30000000000000004})),
+        )
+        .await
+        .unwrap();
+    let stored = s.get(t, ResourceKind::User, "u2", Load::ALL).await.unwrap();
+    assert_eq!(stored.as_ref(), Some(&numbers));
+    s.delete(t, ResourceKind::User, "u2", None).await.unwrap();
+    s.delete(t, ResourceKind::Group, "g1", None).await.unwrap();
 
     let got = s
         .get(t, ResourceKind::User, "u1", Load::NONE)
