@@ -322,8 +322,8 @@ impl<'a, S: ServerStore> Service<'a, S> {
             actor: self.ctx.label.clone(),
             request_id: crate::audit::current_request_id(),
             changed_attributes: changed,
-            render: Some(std::sync::Arc::new(move |res: &StoredResource| {
-                render_resource(&registry, &base_url, res)
+            render: Some(std::sync::Arc::new(move |res: StoredResource| {
+                render_owned(&registry, &base_url, res)
             })),
             audit: crate::audit::entry_for_write(status, resource_id),
         }
@@ -423,13 +423,8 @@ impl<'a, S: ServerStore> Service<'a, S> {
 
 /// The output form of a stored resource (RFC 7643 §3), unprojected: `schemas`, `id`, the
 /// document, `members`/`groups` when loaded, and `meta` with locations under `base_url`.
-/// Shared by responses ([`Service::render`]) and event snapshots.
-pub fn render_resource(registry: &Registry, base_url: &str, res: &StoredResource) -> Value {
-    render_with(registry, base_url, res, res.document.clone())
-}
-
-/// [`render_resource`] taking the resource by value, so the document's attributes move into
-/// the output instead of being copied (the response path owns what it read).
+/// Shared by responses ([`Service::render`]) and event snapshots. Takes the resource by
+/// value, so the document's attributes move into the output instead of being copied.
 fn render_owned(registry: &Registry, base_url: &str, mut res: StoredResource) -> Value {
     let document = std::mem::take(&mut res.document);
     render_with(registry, base_url, &res, document)

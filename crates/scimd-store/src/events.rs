@@ -177,8 +177,9 @@ impl Event {
 }
 
 /// Renders a stored resource (loaded without members or groups) the way the server shows
-/// it. Backends call it inside the write transaction to snapshot the resource into events.
-pub type Renderer = Arc<dyn Fn(&StoredResource) -> Value + Send + Sync>;
+/// it. Backends call it inside the write transaction to snapshot the resource into events;
+/// it takes the resource by value so its attributes move into the output.
+pub type Renderer = Arc<dyn Fn(StoredResource) -> Value + Send + Sync>;
 
 /// Who made a write and what else commits with it.
 #[derive(Clone, Default)]
@@ -246,12 +247,19 @@ pub fn derive_events(
     change: &Change,
 ) -> Vec<NewEvent> {
     let resource = match (&facts.after, &change.render) {
-        (Some(after), Some(render)) => {
-            let mut bare = after.clone();
-            bare.members = None;
-            bare.groups = None;
-            Some(render(&bare))
-        }
+        // One copy of the document, none of the member list (which can be long).
+        (Some(after), Some(render)) => Some(render(StoredResource {
+            seq: after.seq,
+            kind: after.kind,
+            id: after.id.clone(),
+            version: after.version,
+            created: after.created.clone(),
+            modified: after.modified.clone(),
+            document: after.document.clone(),
+            members: None,
+            groups: None,
+            password_hash: None,
+        })),
         _ => None,
     };
     let event = |k: EventKind, changed: Vec<String>, members: Vec<String>| NewEvent {
@@ -620,7 +628,7 @@ mod tests {
     #[test]
     fn render_snapshots_without_derived_lists() {
         let render: Renderer =
-            Arc::new(|r: &StoredResource| json!({"id": r.id, "hasMembers": r.members.is_some()}));
+            Arc::new(|r: StoredResource| json!({"id": r.id, "hasMembers": r.members.is_some()}));
         let mut after = stored(ResourceKind::Group, json!({"displayName": "a"}));
         after.members = Some(Vec::new());
         let facts = WriteFacts {
