@@ -19,7 +19,7 @@ fn change(request_id: &str) -> Change {
         request_id: request_id.into(),
         changed_attributes: None,
         render: Some(Arc::new(
-            |r: &crate::StoredResource| json!({"id": r.id, "version": r.version, "doc": r.document}),
+            |r: crate::StoredResource| json!({"id": r.id, "version": r.version, "doc": r.document}),
         )),
         audit: None,
     }
