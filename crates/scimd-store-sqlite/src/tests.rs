@@ -317,6 +317,38 @@ async fn cached_statements_are_not_reprepared() {
     assert_eq!(reprepared, 0);
 }
 
+/// A read by id with its groups walks `members_member` in `group_seq` order and sorts
+/// nothing: no temporary B-tree (the order of the list comes from the index; the shared
+/// suite's `groups_of_a_resource_read_by_id` checks the order itself).
+#[tokio::test]
+async fn groups_by_id_need_no_sort() {
+    let db = open().await;
+    let plan = db
+        .store
+        .read(|conn| {
+            let mut st = conn
+                .prepare(&format!(
+                    "EXPLAIN QUERY PLAN {}",
+                    *crate::resources::BY_ID_WITH_GROUPS
+                ))
+                .unwrap();
+            let lines: Vec<String> = st
+                .query_map([1_i64, 1, 1], |row| row.get::<_, String>(3))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+            Ok(lines.join("\n"))
+        })
+        .await
+        .unwrap();
+    assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+    assert!(plan.contains("members_member (member_seq=?)"), "{plan}");
+    assert!(
+        plan.contains("resources_id (tenant_id=? AND kind=? AND id=?)"),
+        "{plan}"
+    );
+}
+
 /// Only single-row lookups are run as point reads on the caller's thread.
 #[test]
 fn point_lookups_are_recognised() {
