@@ -1197,6 +1197,33 @@ pub async fn identifier_lookups_count_their_matches<S: Store>(s: &S) {
         run(page("userName eq \"user00\"", 1, 10)).await,
         (1, vec!["id00".into()])
     );
+    // One match found by its unique key: the total holds on every page shape.
+    let one = "USERNAME eq \"USER00\"";
+    assert_eq!(run(page(one, 1, 1)).await, (1, vec!["id00".into()]));
+    assert_eq!(run(page(one, 2, 10)).await, (1, vec![]));
+    assert_eq!(run(page(one, 1, 0)).await, (1, vec![]));
+    assert_eq!(
+        run(page("id eq \"id05\"", 1, 10)).await,
+        (1, vec!["id05".into()])
+    );
+    assert_eq!(run(page("id eq \"nope\"", 1, 10)).await, (0, vec![]));
+    for count in [0, 1, 2] {
+        let lookup = Query {
+            filter: Some(parse_filter(one).unwrap()),
+            sort: None,
+            page: Page::Cursor {
+                cursor: None,
+                count,
+            },
+            load: Load::NONE,
+        };
+        let found = s.query(t, ResourceKind::User, &lookup).await.unwrap();
+        assert_eq!(found.total, 1, "cursor page of {count}");
+        assert_eq!(found.resources.len(), count.min(1) as usize);
+        if count > 0 {
+            assert!(found.next_cursor.is_none(), "cursor page of {count}");
+        }
+    }
     assert_eq!(
         run(page("id eq \"id05\" or id eq \"nope\"", 1, 10)).await,
         (1, vec!["id05".into()])
