@@ -24,7 +24,8 @@ pub const HIGH_WATER: usize = 256 * 1024;
 /// Bytes waiting beyond which lines are dropped rather than buffered.
 pub const CAPACITY: usize = 8 * 1024 * 1024;
 
-/// A cloneable handle on the buffer; the writer thread runs while any handle lives.
+/// A cloneable handle on the buffer. Its writer thread runs until [`LogSink::stop`] (the
+/// global sink of [`crate::telemetry`] for the life of the process).
 #[derive(Clone)]
 pub struct LogSink {
     shared: Arc<Shared>,
