@@ -631,13 +631,13 @@ static BY_ID: LazyLock<String> = LazyLock::new(|| {
 /// sorts an ordered aggregate's input in a temporary B-tree even when the index already
 /// yields that order, and opening one cost a few percent of every GET. An aggregate over a
 /// subquery with `ORDER BY` is never flattened, so it sees the rows in `members_member`'s
-/// order, which is `group_seq` (the test `groups_by_id_need_no_sort` holds the plan).
+/// order, which is `group_seq` (the test `groups_by_id_need_no_sort` holds the plan). The
+/// subquery is [`GROUPS_OF`] correlated with the outer row.
 pub(crate) static BY_ID_WITH_GROUPS: LazyLock<String> = LazyLock::new(|| {
+    let groups = GROUPS_OF.replace("?1", "r.seq");
     format!(
         "SELECT {COLS}, (SELECT json_group_array(json_array(x.id, x.display)) FROM \
-         (SELECT g.id, g.display FROM members m JOIN resources g ON g.seq = m.group_seq \
-         WHERE m.member_seq = r.seq ORDER BY m.group_seq) x) FROM resources r \
-         WHERE r.tenant_id = ?1 AND r.kind = ?2 AND r.id = ?3"
+         ({groups}) x) FROM resources r WHERE r.tenant_id = ?1 AND r.kind = ?2 AND r.id = ?3"
     )
 });
 
