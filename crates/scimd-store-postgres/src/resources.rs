@@ -76,9 +76,15 @@ pub(crate) fn parse_document(data: &str) -> Result<Document, StoreError> {
     serde_json::from_str(data).map_err(|e| StoreError::Backend(format!("stored document: {e}")))
 }
 
-fn resource_from_row(row: &PgRow) -> Result<StoredResource, StoreError> {
+/// A resource from its row: the document parsed, or left as text when `document_text`.
+fn resource_from_row(row: &PgRow, document_text: bool) -> Result<StoredResource, StoreError> {
     let code: i64 = row.try_get("kind").map_err(backend)?;
     let data: String = row.try_get("data").map_err(backend)?;
+    let (document, document_text) = if document_text {
+        (Document::new(), Some(data))
+    } else {
+        (parse_document(&data)?, None)
+    };
     Ok(StoredResource {
         seq: row.try_get("seq").map_err(backend)?,
         kind: kind_from_code(code)
@@ -87,7 +93,8 @@ fn resource_from_row(row: &PgRow) -> Result<StoredResource, StoreError> {
         version: row.try_get("version").map_err(backend)?,
         created: row.try_get("created").map_err(backend)?,
         modified: row.try_get("modified").map_err(backend)?,
-        document: parse_document(&data)?,
+        document,
+        document_text,
         members: None,
         groups: None,
         password_hash: row.try_get("password_hash").map_err(backend)?,
@@ -428,7 +435,8 @@ async fn fetch_by_seq(
         .await
         .map_err(backend)?
         .ok_or(StoreError::NotFound)?;
-    let mut out = [resource_from_row(&row)?];
+    // A write's read-back: its caller works on the document.
+    let mut out = [resource_from_row(&row, false)?];
     load_into(conn, &mut out, load).await?;
     let [r] = out;
     Ok(r)
@@ -668,7 +676,7 @@ pub(crate) async fn get(
     else {
         return Ok(None);
     };
-    let mut resource = resource_from_row(&row)?;
+    let mut resource = resource_from_row(&row, load.document_text)?;
     if load.groups {
         let groups: String = row.try_get("groups_json").map_err(backend)?;
         resource.groups = Some(GroupRef::list_from_json(&groups)?);
@@ -1029,7 +1037,7 @@ async fn run_query(
                 .map_err(backend)?
                 .map(SqlValue::Text)
         };
-        let resource = resource_from_row(row)?;
+        let resource = resource_from_row(row, query.load.document_text)?;
         page.push((
             Position {
                 value,

@@ -91,7 +91,13 @@ impl ResourceRow {
         })
     }
 
-    fn decode(self) -> Result<StoredResource, StoreError> {
+    /// The resource, its document parsed, or left as text when `document_text`.
+    fn decode(self, document_text: bool) -> Result<StoredResource, StoreError> {
+        let (document, document_text) = if document_text {
+            (Document::new(), Some(self.data))
+        } else {
+            (parse_document(&self.data)?, None)
+        };
         Ok(StoredResource {
             seq: self.seq,
             kind: kind_from_code(self.kind).ok_or_else(|| {
@@ -101,7 +107,8 @@ impl ResourceRow {
             version: self.version,
             created: self.created,
             modified: self.modified,
-            document: parse_document(&self.data)?,
+            document,
+            document_text,
             members: None,
             groups: None,
             password_hash: self.password_hash,
@@ -372,7 +379,8 @@ static BY_SEQ: LazyLock<String> =
 
 fn fetch_by_seq(conn: &Connection, seq: i64, load: Load) -> Result<StoredResource, StoreError> {
     let row = query_opt(conn, &BY_SEQ, [seq], ResourceRow::read)?.ok_or(StoreError::NotFound)?;
-    let mut out = [row.decode()?];
+    // A write's read-back: its caller works on the document.
+    let mut out = [row.decode(false)?];
     load_into(conn, &mut out, load)?;
     let [r] = out;
     Ok(r)
@@ -612,6 +620,7 @@ fn just_created(seq: i64, new: &NewResource, stamp: String) -> StoredResource {
         created: stamp.clone(),
         modified: stamp,
         document: new.document.clone(),
+        document_text: None,
         members: (new.kind == ResourceKind::Group).then(Vec::new),
         groups: Some(Vec::new()),
         password_hash: new.password_hash.clone(),
@@ -666,7 +675,7 @@ pub(crate) async fn get(
         let Some((row, groups)) = found else {
             return Ok(None);
         };
-        let mut resource = row.decode()?;
+        let mut resource = row.decode(load.document_text)?;
         if let Some(groups) = groups {
             resource.groups = Some(GroupRef::list_from_json(&groups)?);
         }
@@ -1052,7 +1061,7 @@ fn run_query(
     let total = counted.unwrap_or_else(|| i64::try_from(rows.len()).unwrap_or(i64::MAX));
     let mut page = Vec::with_capacity(rows.len());
     for (value, row) in rows {
-        let resource = row.decode()?;
+        let resource = row.decode(load.document_text)?;
         page.push((
             Position {
                 value,

@@ -142,7 +142,12 @@ pub struct StoredResource {
     pub created: String,
     /// RFC 3339 UTC with milliseconds.
     pub modified: String,
+    /// The client's attributes, normalised; empty when [`Load::document_text`] asked for
+    /// [`StoredResource::document_text`] instead.
     pub document: Document,
+    /// The document as stored (a JSON object's text), when asked for with
+    /// [`Load::document_text`]; `None` otherwise.
+    pub document_text: Option<String>,
     /// Group members, when asked for with [`Load::members`] (always `None` for Users).
     pub members: Option<Vec<Member>>,
     /// Direct group memberships, when asked for with [`Load::groups`].
@@ -158,6 +163,10 @@ pub struct Load {
     pub members: bool,
     /// Load User (or Group) `groups`.
     pub groups: bool,
+    /// Hand the document over as its stored text in [`StoredResource::document_text`]
+    /// and leave [`StoredResource::document`] empty: for a reader that only serializes it,
+    /// which then need not parse it. Reads honour it; writes ignore it.
+    pub document_text: bool,
 }
 
 impl Load {
@@ -165,11 +174,13 @@ impl Load {
     pub const NONE: Load = Load {
         members: false,
         groups: false,
+        document_text: false,
     };
     /// Load members and groups.
     pub const ALL: Load = Load {
         members: true,
         groups: true,
+        document_text: false,
     };
 }
 

@@ -302,6 +302,79 @@ pub async fn crud_round_trip<S: Store>(s: &S) {
 }
 
 /// userName is unique per tenant ignoring case; failed writes leave no trace; unique Group names; unknown tenant.
+/// Reads asked for the stored text ([`Load::document_text`]) give the text of exactly the
+/// document a parsing read gives, and an empty `document`; everything else is the same.
+/// Writes answer with the parsed document whatever they are asked.
+pub async fn document_text_reads_match_parsed_reads<S: Store>(s: &S) {
+    let t = tenant(s, "acme").await;
+    let text_load = |load: Load| Load {
+        document_text: true,
+        ..load
+    };
+    s.create(
+        t,
+        user(
+            "u1",
+            "BJensen",
+            json!({"name": {"givenName": "Bär\"bara", "familyName": "J\u{1}ensen"},
+                   "emails": [{"value": "b@x", "primary": true}], "x-ratio": 0.30000000000000004}),
+        ),
+    )
+    .await
+    .unwrap();
+    s.create(t, group("g1", "Admins", &["u1"])).await.unwrap();
+    for (kind, id, load) in [
+        (ResourceKind::User, "u1", Load::ALL),
+        (ResourceKind::User, "u1", Load::NONE),
+        (ResourceKind::Group, "g1", Load::ALL),
+    ] {
+        let parsed = s.get(t, kind, id, load).await.unwrap().unwrap();
+        assert_eq!(parsed.document_text, None);
+        let mut text = s.get(t, kind, id, text_load(load)).await.unwrap().unwrap();
+        assert!(text.document.is_empty());
+        let stored: Document =
+            serde_json::from_str(text.document_text.as_deref().unwrap()).unwrap();
+        assert_eq!(stored, parsed.document);
+        text.document = stored;
+        text.document_text = None;
+        assert_eq!(text, parsed);
+    }
+    let mut query = list(Some("userName eq \"bjensen\""));
+    let parsed = s.query(t, ResourceKind::User, &query).await.unwrap();
+    query.load = text_load(Load::ALL);
+    let text = s.query(t, ResourceKind::User, &query).await.unwrap();
+    assert_eq!(text.total, 1);
+    assert_eq!(
+        text.resources[0]
+            .document_text
+            .as_deref()
+            .map(|d| serde_json::from_str::<Document>(d).unwrap()),
+        Some(parsed.resources[0].document.clone())
+    );
+    // A write asked for text still answers the document parsed.
+    let updated = s
+        .update(
+            t,
+            ResourceKind::User,
+            "u1",
+            1,
+            Update {
+                document: Some(doc(json!({"userName": "BJensen", "title": "Boss"}))),
+                unique_key: Some("bjensen".into()),
+                external_id: None,
+                display: Some("BJensen".into()),
+                member_ops: vec![],
+                password_hash: None,
+                version_pinned: false,
+            },
+            text_load(Load::ALL),
+        )
+        .await
+        .unwrap();
+    assert_eq!(updated.document["title"], "Boss");
+    assert_eq!(updated.document_text, None);
+}
+
 pub async fn user_name_is_unique_per_tenant_ignoring_case<S: Store>(s: &S) {
     let a = tenant(s, "a").await;
     let b = tenant(s, "b").await;
@@ -1589,6 +1662,7 @@ macro_rules! conformance_tests {
     ($open:path) => {
         $crate::conformance_tests!(@async $open;
             crud_round_trip,
+            document_text_reads_match_parsed_reads,
             user_name_is_unique_per_tenant_ignoring_case,
             tenants_are_isolated,
             tenant_settings_and_credentials,
