@@ -7,6 +7,7 @@
 //! strict where a wrong guess would change what the client gets (non-numeric numbers,
 //! unknown sort orders, malformed Bulk operations).
 
+use serde::{Serialize, Serializer, ser::SerializeMap};
 use serde_json::{Map, Value, json};
 
 use crate::error::{Error, Result};
@@ -24,9 +25,11 @@ pub const BULK_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:BulkRespo
 /// URN of the Error message (RFC 7644 §3.12); defined with the error type.
 pub use crate::error::ERROR_SCHEMA as ERROR;
 
-/// One page of query results (RFC 7644 §3.4.2, RFC 9865 §2).
+/// One page of query results (RFC 7644 §3.4.2, RFC 9865 §2). `R` is the form of each
+/// resource: a [`Value`], or anything else that serializes as one (e.g. text already
+/// serialized).
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct ListResponse {
+pub struct ListResponse<R = Value> {
     /// Total number of matching resources.
     pub total_results: u64,
     /// 1-based index of the first resource, for index pagination; `None` with cursors.
@@ -34,33 +37,47 @@ pub struct ListResponse {
     /// Number of resources in this page.
     pub items_per_page: usize,
     /// The resources of this page, already projected.
-    pub resources: Vec<Value>,
+    pub resources: Vec<R>,
     /// Cursor of the next page (RFC 9865); absent on the last page.
     pub next_cursor: Option<String>,
     /// Cursor of the previous page (RFC 9865), when the server offers one.
     pub previous_cursor: Option<String>,
 }
 
-impl ListResponse {
-    /// The wire form: integers for the counts, `Resources` always present (an empty
-    /// array when nothing matched, which Entra's connection test expects), optional
-    /// members omitted rather than `null`.
-    pub fn to_json(&self) -> Value {
-        let mut m = Map::new();
-        m.insert("schemas".into(), json!([LIST_RESPONSE]));
-        m.insert("totalResults".into(), json!(self.total_results));
-        m.insert("itemsPerPage".into(), json!(self.items_per_page));
+/// The wire form: integers for the counts, `Resources` always present (an empty array when
+/// nothing matched, which Entra's connection test expects), optional members omitted rather
+/// than `null`.
+impl<R: Serialize> Serialize for ListResponse<R> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        let mut m = serializer.serialize_map(None)?;
+        m.serialize_entry("schemas", &[LIST_RESPONSE])?;
+        m.serialize_entry("totalResults", &self.total_results)?;
+        m.serialize_entry("itemsPerPage", &self.items_per_page)?;
         if let Some(start) = self.start_index {
-            m.insert("startIndex".into(), json!(start));
+            m.serialize_entry("startIndex", &start)?;
         }
         if let Some(next) = &self.next_cursor {
-            m.insert("nextCursor".into(), json!(next));
+            m.serialize_entry("nextCursor", next)?;
         }
         if let Some(previous) = &self.previous_cursor {
-            m.insert("previousCursor".into(), json!(previous));
+            m.serialize_entry("previousCursor", previous)?;
         }
-        m.insert("Resources".into(), Value::Array(self.resources.clone()));
-        Value::Object(m)
+        m.serialize_entry("Resources", &self.resources)?;
+        m.end()
+    }
+}
+
+impl ListResponse {
+    /// The wire form as a [`Value`] (the [`Serialize`] impl's), the resources moved in
+    /// rather than copied.
+    pub fn into_json(mut self) -> Value {
+        let resources = std::mem::take(&mut self.resources);
+        // Serializing a map with string keys cannot fail.
+        let mut out = serde_json::to_value(&self).unwrap_or_default();
+        if let Some(slot) = out.get_mut("Resources") {
+            *slot = Value::Array(resources);
+        }
+        out
     }
 }
 
@@ -490,7 +507,7 @@ mod tests {
             start_index: Some(1),
             ..ListResponse::default()
         }
-        .to_json();
+        .into_json();
         assert_eq!(
             empty,
             json!({"schemas": [LIST_RESPONSE], "totalResults": 0, "itemsPerPage": 0,
@@ -503,8 +520,13 @@ mod tests {
             resources: vec![json!({"id": "a"})],
             next_cursor: Some("abc".into()),
             previous_cursor: None,
-        }
-        .to_json();
+        };
+        // Serialized directly, the same as through a Value.
+        assert_eq!(
+            serde_json::to_string(&page).unwrap(),
+            page.clone().into_json().to_string()
+        );
+        let page = page.into_json();
         assert_eq!(page["totalResults"], 7);
         assert!(page["totalResults"].is_u64());
         assert!(page.get("startIndex").is_none());

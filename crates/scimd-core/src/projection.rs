@@ -19,6 +19,8 @@
 //! may legitimately ask for an attribute this server does not define, and the RFC gives no
 //! error for it. Syntactically invalid names are `400 invalidPath`.
 
+use std::collections::HashSet;
+
 use serde_json::{Map, Value};
 
 use crate::error::Result;
@@ -190,6 +192,62 @@ impl Projection {
             include.as_ref(),
             &exclude,
         ) != Plan::Drop
+    }
+}
+
+/// The top-level keys of a stored document whose values the default projection (no
+/// `attributes`, no `excludedAttributes`) returns exactly as they are: the core and common
+/// attributes, and the extension URNs, under which no `returned` rule drops anything at any
+/// depth (`returned: default` or `always`, and the same for every sub-attribute).
+///
+/// Built once per resource type. A reader that serializes a document whose keys are all
+/// here, and whose values are not empty, may copy the stored text instead of parsing it and
+/// applying [`Projection::apply`]; the output is the same.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VerbatimKeys {
+    keys: HashSet<String>,
+}
+
+impl VerbatimKeys {
+    /// The verbatim keys of `rt`.
+    pub fn new(registry: &Registry, rt: &ResourceType) -> Self {
+        let returned_as_is = |def: &AttributeDef| {
+            let kept =
+                |d: &AttributeDef| matches!(d.returned, Returned::Default | Returned::Always);
+            kept(def) && def.sub_attributes.iter().all(kept)
+        };
+        let mut keys = HashSet::new();
+        let core = registry.core_schema(rt);
+        for def in registry
+            .common_schema()
+            .attributes
+            .iter()
+            .chain(core.into_iter().flat_map(|s| s.attributes.iter()))
+        {
+            if returned_as_is(def) {
+                keys.insert(def.name.clone());
+            }
+        }
+        for ext in registry.extension_schemas(rt) {
+            if ext.attributes.iter().all(returned_as_is) {
+                keys.insert(ext.id.clone());
+            }
+        }
+        Self { keys }
+    }
+
+    /// Leaves out keys the reader writes itself (e.g. `id`, `meta`).
+    #[must_use]
+    pub fn without(mut self, keys: &[&str]) -> Self {
+        for k in keys {
+            self.keys.remove(*k);
+        }
+        self
+    }
+
+    /// Whether `key` is verbatim (exact case, as stored documents hold canonical names).
+    pub fn contains(&self, key: &str) -> bool {
+        self.keys.contains(key)
     }
 }
 
@@ -704,6 +762,43 @@ mod tests {
         );
         assert_eq!(out[ext_id], json!({"badge": {"kind": "k"}}));
         assert_eq!(out["schemas"], json!([USER_SCHEMA, ext_id]));
+        // An extension with anything the default drops is not verbatim.
+        let verbatim = VerbatimKeys::new(&r, &rt);
+        assert!(!verbatim.contains(ext_id));
+        assert!(verbatim.contains("userName") && verbatim.contains(ENTERPRISE_USER_SCHEMA));
+    }
+
+    #[test]
+    fn verbatim_keys_are_left_alone_by_the_default_projection() {
+        let r = Registry::builtin();
+        for (kind, doc) in [("User", user_doc()), ("Group", group_doc())] {
+            let rt = r.resource_type(kind).unwrap().clone();
+            let verbatim = VerbatimKeys::new(&r, &rt);
+            let mut kept = doc.clone();
+            kept.retain(|k, _| verbatim.contains(k));
+            assert!(kept.len() + 2 >= doc.len(), "{kind}: {kept:?}");
+            let mut projected = kept.clone();
+            Projection::default().apply(&r, &rt, &mut projected);
+            projected.shift_remove("schemas");
+            assert_eq!(projected, kept, "{kind}");
+        }
+        let rt = r.resource_type("User").unwrap().clone();
+        let verbatim = VerbatimKeys::new(&r, &rt);
+        for key in [
+            "id",
+            "meta",
+            "externalId",
+            "userName",
+            "name",
+            "emails",
+            "groups",
+        ] {
+            assert!(verbatim.contains(key), "{key}");
+        }
+        assert!(verbatim.contains(ENTERPRISE_USER_SCHEMA));
+        assert!(!verbatim.contains("password") && !verbatim.contains("username"));
+        let verbatim = verbatim.without(&["id", "meta"]);
+        assert!(!verbatim.contains("id") && !verbatim.contains("meta"));
     }
 
     #[test]

@@ -309,6 +309,18 @@ pub fn output_schemas(
     rt: &ResourceType,
     document: &Map<String, Value>,
 ) -> Vec<String> {
+    output_schemas_where(registry, rt, |id| {
+        document.get(id).is_some_and(|v| !is_empty_value(v))
+    })
+}
+
+/// [`output_schemas`] for a document known only by which extension keys it holds with a
+/// value that is not empty (`has_extension(urn)`), e.g. one that was never parsed.
+pub fn output_schemas_where(
+    registry: &Registry,
+    rt: &ResourceType,
+    has_extension: impl Fn(&str) -> bool,
+) -> Vec<String> {
     let mut out = Vec::with_capacity(1 + rt.schema_extensions.len());
     out.push(
         registry
@@ -316,7 +328,7 @@ pub fn output_schemas(
             .map_or_else(|| rt.schema.clone(), |s| s.id.clone()),
     );
     for ext in registry.extension_schemas(rt) {
-        if document.get(&ext.id).is_some_and(|v| !is_empty_value(v)) {
+        if has_extension(&ext.id) {
             out.push(ext.id.clone());
         }
     }

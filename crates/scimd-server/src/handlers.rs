@@ -64,7 +64,7 @@ pub async fn create<S: ServerStore, K: KindMarker>(
         status: StatusCode::CREATED,
         version: Some(res.version),
         location: Some(svc.location(K::KIND, &res.id)),
-        body: Some(svc.render(res, &projection)?),
+        body: Some(svc.render(res, &projection)?.into()),
     })
 }
 
@@ -80,7 +80,7 @@ pub async fn get_one<S: ServerStore, K: KindMarker>(
     let svc = Service::new(&state, &ctx);
     let (attrs, excluded) = params.projection();
     let projection = scimd_core::projection::Projection::parse(attrs, excluded)?;
-    let load = svc.load_for(K::KIND, &projection)?;
+    let load = svc.read_load_for(K::KIND, &projection)?;
     let res = svc.get(K::KIND, id, load).await?;
     if let Some(pre) = precondition(&headers, header::IF_NONE_MATCH)
         && pre.matches(res.version)
@@ -95,7 +95,7 @@ pub async fn get_one<S: ServerStore, K: KindMarker>(
         status: StatusCode::OK,
         version: Some(res.version),
         location: Some(svc.location(K::KIND, &res.id)),
-        body: Some(svc.render(res, &projection)?),
+        body: Some(svc.render_text(res, &projection)?.into()),
     }
     .into_response())
 }
@@ -122,7 +122,7 @@ pub async fn replace<S: ServerStore, K: KindMarker>(
         status: StatusCode::OK,
         version: Some(res.version),
         location: Some(svc.location(K::KIND, &res.id)),
-        body: Some(svc.render(res, &projection)?),
+        body: Some(svc.render(res, &projection)?.into()),
     })
 }
 
@@ -164,7 +164,7 @@ pub async fn patch<S: ServerStore, K: KindMarker>(
         version: Some(res.version),
         location: Some(svc.location(K::KIND, &res.id)),
         body: if with_body {
-            Some(svc.render(res, &projection)?)
+            Some(svc.render(res, &projection)?.into())
         } else {
             None
         },

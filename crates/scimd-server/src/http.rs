@@ -160,21 +160,42 @@ pub fn precondition(headers: &HeaderMap, name: header::HeaderName) -> Option<Pre
     seen.then_some(Precondition::Versions(versions))
 }
 
+/// The body of a successful response.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ScimBody {
+    /// A JSON value, serialized when the response is written.
+    Json(Value),
+    /// JSON text, already serialized (and well-formed by construction).
+    Text(String),
+}
+
+impl From<Value> for ScimBody {
+    fn from(value: Value) -> Self {
+        Self::Json(value)
+    }
+}
+
+impl From<String> for ScimBody {
+    fn from(text: String) -> Self {
+        Self::Text(text)
+    }
+}
+
 /// A successful SCIM response: status, JSON body, and optional `ETag` and `Location`.
 #[derive(Debug, Clone)]
 pub struct ScimResponse {
     pub status: StatusCode,
-    pub body: Option<Value>,
+    pub body: Option<ScimBody>,
     pub version: Option<i64>,
     pub location: Option<String>,
 }
 
 impl ScimResponse {
     /// 200 with a body.
-    pub fn ok(body: Value) -> Self {
+    pub fn ok(body: impl Into<ScimBody>) -> Self {
         Self {
             status: StatusCode::OK,
-            body: Some(body),
+            body: Some(body.into()),
             version: None,
             location: None,
         }
@@ -183,12 +204,14 @@ impl ScimResponse {
 
 impl IntoResponse for ScimResponse {
     fn into_response(self) -> Response {
-        let mut response = match &self.body {
-            Some(body) => (self.status, scim_json_bytes(body)).into_response(),
+        let has_body = self.body.is_some();
+        let mut response = match self.body {
+            Some(ScimBody::Json(body)) => (self.status, scim_json_bytes(&body)).into_response(),
+            Some(ScimBody::Text(text)) => (self.status, text).into_response(),
             None => self.status.into_response(),
         };
         let headers = response.headers_mut();
-        if self.body.is_some() {
+        if has_body {
             headers.insert(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static(SCIM_CONTENT_TYPE),

@@ -29,6 +29,7 @@ pub mod handlers;
 pub mod http;
 pub mod list;
 pub mod log_sink;
+pub mod render;
 pub mod server;
 pub mod service;
 pub mod state;

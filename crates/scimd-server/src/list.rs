@@ -21,7 +21,7 @@ use scimd_core::sort::{self, SortSpec};
 use scimd_store::{Page, Query};
 use serde_json::Value;
 
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::service::Service;
 
 /// `count` clamped: absent → the default page size, capped at the maximum (`ListQuery`
@@ -60,9 +60,9 @@ pub async fn list<S: ServerStore>(
     req: &ListQuery,
     default_count: u64,
     max_count: u64,
-) -> ApiResult<Value> {
+) -> ApiResult<String> {
     let projection = projection(req)?;
-    let load = svc.load_for(kind, &projection)?;
+    let load = svc.read_load_for(kind, &projection)?;
     let rt = svc.resource_type(kind)?;
     let filter = parsed_filter(req)?;
     if let Some(f) = &filter {
@@ -98,17 +98,39 @@ pub async fn list<S: ServerStore>(
     let resources = result
         .resources
         .into_iter()
-        .map(|r| svc.render(r, &projection))
+        .map(|r| svc.render_text(r, &projection))
         .collect::<ApiResult<Vec<_>>>()?;
-    Ok(ListResponse {
+    let envelope = ListResponse {
         total_results: result.total,
         start_index: (!cursor_mode).then(|| start(req)),
         items_per_page: resources.len(),
-        resources,
+        resources: Vec::new(),
         next_cursor: result.next_cursor,
         previous_cursor: result.previous_cursor,
+    };
+    with_resources(&envelope, &resources)
+}
+
+/// The text of a ListResponse whose `Resources` are `resources`, each already serialized;
+/// `envelope` holds none (its serialization ends with `"Resources":[]}`).
+fn with_resources(envelope: &ListResponse, resources: &[String]) -> ApiResult<String> {
+    let text = serde_json::to_string(envelope).map_err(ApiError::internal)?;
+    let head = text
+        .strip_suffix("[]}")
+        .ok_or_else(|| ApiError::internal("a ListResponse must end with its Resources"))?;
+    let mut out = String::with_capacity(
+        head.len() + resources.iter().map(|r| r.len() + 1).sum::<usize>() + 2,
+    );
+    out.push_str(head);
+    out.push('[');
+    for (i, resource) in resources.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(resource);
     }
-    .to_json())
+    out.push_str("]}");
+    Ok(out)
 }
 
 /// `POST /.search` at the root: Users then Groups (see the module documentation).
@@ -188,7 +210,7 @@ pub async fn search_all<S: ServerStore>(
         next_cursor: None,
         previous_cursor: None,
     }
-    .to_json())
+    .into_json())
 }
 
 #[cfg(test)]
@@ -205,6 +227,30 @@ mod tests {
         let q = ListQuery::from_pairs([("COUNT", "5000")]).unwrap();
         assert_eq!(page_size(&q, 100, 1000), 1000);
         assert_eq!(page_size(&ListQuery::default(), 100, 1000), 100);
+    }
+
+    #[test]
+    fn resources_are_spliced_into_the_envelope() {
+        let envelope = ListResponse {
+            total_results: 2,
+            start_index: Some(1),
+            items_per_page: 2,
+            ..ListResponse::default()
+        };
+        let resources = [r#"{"id":"a"}"#.to_owned(), r#"{"id":"b"}"#.to_owned()];
+        let text = with_resources(&envelope, &resources).unwrap();
+        let expected = ListResponse {
+            resources: vec![
+                serde_json::json!({"id": "a"}),
+                serde_json::json!({"id": "b"}),
+            ],
+            ..envelope.clone()
+        };
+        assert_eq!(text, serde_json::to_string(&expected).unwrap());
+        assert_eq!(
+            with_resources(&envelope, &[]).unwrap(),
+            serde_json::to_string(&envelope).unwrap()
+        );
     }
 
     #[test]

@@ -11,14 +11,13 @@
 use scimd_core::Mode;
 use scimd_core::patch::{self, PatchContext, PatchRequest};
 use scimd_core::projection::Projection;
-use scimd_core::schema::Registry;
 use scimd_core::schema::{ResourceKind, ResourceType};
 use scimd_core::validate::{self, Normalized};
 use scimd_store::{
     Change, Document, Load, NewResource, Query, QueryResult, Replacement, StoreError,
     StoredResource, Update,
 };
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 
 use crate::auth::TenantContext;
 use crate::crypto;
@@ -84,7 +83,11 @@ impl<'a, S: ServerStore> Service<'a, S> {
 
     /// `…/Users/{id}` or `…/Groups/{id}` under the request's base URL.
     pub fn location(&self, kind: ResourceKind, id: &str) -> String {
-        format!("{}/{}/{id}", self.ctx.base_url, endpoint(kind))
+        format!(
+            "{}/{}/{id}",
+            self.ctx.base_url,
+            crate::render::endpoint(kind)
+        )
     }
 
     /// Creates a resource from a POST body (RFC 7644 §3.3).
@@ -323,7 +326,7 @@ impl<'a, S: ServerStore> Service<'a, S> {
             request_id: crate::audit::current_request_id(),
             changed_attributes: changed,
             render: Some(std::sync::Arc::new(move |res: StoredResource| {
-                render_owned(&registry, &base_url, res)
+                crate::render::resource(&registry, &base_url, res)
             })),
             audit: crate::audit::entry_for_write(status, resource_id),
         }
@@ -344,26 +347,59 @@ impl<'a, S: ServerStore> Service<'a, S> {
         Ok(match kind {
             ResourceKind::Group => Load {
                 members: projection.wants(registry, rt, "members"),
-                groups: false,
+                ..Load::NONE
             },
             ResourceKind::User => Load {
-                members: false,
                 groups: projection.wants(registry, rt, "groups"),
+                ..Load::NONE
             },
+        })
+    }
+
+    /// [`Self::load_for`] for a read whose result is only rendered ([`Self::render_text`]):
+    /// under the default projection the document comes as its stored text, to be copied
+    /// rather than parsed.
+    pub fn read_load_for(&self, kind: ResourceKind, projection: &Projection) -> ApiResult<Load> {
+        Ok(Load {
+            document_text: projection.is_default(),
+            ..self.load_for(kind, projection)?
         })
     }
 
     /// The output form of a stored resource (RFC 7643 §3): `schemas`, `id`, the document,
     /// `members`/`groups` when loaded, and `meta`, then projected.
-    pub fn render(&self, res: StoredResource, projection: &Projection) -> ApiResult<Value> {
+    pub fn render(&self, mut res: StoredResource, projection: &Projection) -> ApiResult<Value> {
+        if let Some(text) = res.document_text.take() {
+            res.document = parse_stored(&text)?;
+        }
         let rt = self.resource_type(res.kind)?;
         let registry = self.state.registry();
-        let mut out = match render_owned(registry, &self.ctx.base_url, res) {
+        let mut out = match crate::render::resource(registry, &self.ctx.base_url, res) {
             Value::Object(o) => o,
             _ => return Err(ApiError::internal("rendered resource is not an object")),
         };
         projection.apply(registry, rt, &mut out);
         Ok(Value::Object(out))
+    }
+
+    /// [`Self::render`] as JSON text. A document read as text ([`Self::read_load_for`]) is
+    /// copied into it unparsed when the default projection would leave it as it is
+    /// ([`crate::render::verbatim`]).
+    pub fn render_text(&self, res: StoredResource, projection: &Projection) -> ApiResult<String> {
+        if let Some(text) = &res.document_text
+            && projection.is_default()
+        {
+            let rt = self.resource_type(res.kind)?;
+            let registry = self.state.registry();
+            let keys = self.state.verbatim_keys(res.kind);
+            if let Some(out) =
+                crate::render::verbatim(registry, rt, keys, &self.ctx.base_url, &res, text)
+            {
+                return Ok(out);
+            }
+        }
+        let value = self.render(res, projection)?;
+        Ok(value.to_string())
     }
 
     /// The derived storage columns of a document.
@@ -421,85 +457,6 @@ impl<'a, S: ServerStore> Service<'a, S> {
     }
 }
 
-/// The output form of a stored resource (RFC 7643 §3), unprojected: `schemas`, `id`, the
-/// document, `members`/`groups` when loaded, and `meta` with locations under `base_url`.
-/// Shared by responses ([`Service::render`]) and event snapshots. Takes the resource by
-/// value, so the document's attributes move into the output instead of being copied.
-fn render_owned(registry: &Registry, base_url: &str, mut res: StoredResource) -> Value {
-    let document = std::mem::take(&mut res.document);
-    render_with(registry, base_url, &res, document)
-}
-
-/// Renders `res` with `document` standing for its stored document (which the caller has
-/// copied or moved out of it).
-fn render_with(
-    registry: &Registry,
-    base_url: &str,
-    res: &StoredResource,
-    document: Document,
-) -> Value {
-    let location = |kind: ResourceKind, id: &str| format!("{base_url}/{}/{id}", endpoint(kind));
-    let mut out = Map::new();
-    if let Some(rt) = registry.resource_type_of(res.kind) {
-        out.insert(
-            "schemas".into(),
-            json!(validate::output_schemas(registry, rt, &document)),
-        );
-    }
-    out.insert("id".into(), Value::String(res.id.clone()));
-    out.extend(document);
-    if let Some(members) = &res.members {
-        let list: Vec<Value> = members
-            .iter()
-            .map(|m| {
-                let kind = match m.kind {
-                    scimd_core::MemberKind::User => ResourceKind::User,
-                    scimd_core::MemberKind::Group => ResourceKind::Group,
-                };
-                let mut e = Map::new();
-                e.insert("value".into(), Value::String(m.value.clone()));
-                e.insert("$ref".into(), Value::String(location(kind, &m.value)));
-                if let Some(d) = &m.display {
-                    e.insert("display".into(), Value::String(d.clone()));
-                }
-                e.insert("type".into(), Value::String(kind.as_str().into()));
-                Value::Object(e)
-            })
-            .collect();
-        out.insert("members".into(), Value::Array(list));
-    }
-    if let Some(groups) = &res.groups {
-        let list: Vec<Value> = groups
-            .iter()
-            .map(|g| {
-                let mut e = Map::new();
-                e.insert("value".into(), Value::String(g.value.clone()));
-                e.insert(
-                    "$ref".into(),
-                    Value::String(location(ResourceKind::Group, &g.value)),
-                );
-                if let Some(d) = &g.display {
-                    e.insert("display".into(), Value::String(d.clone()));
-                }
-                e.insert("type".into(), Value::String("direct".into()));
-                Value::Object(e)
-            })
-            .collect();
-        out.insert("groups".into(), Value::Array(list));
-    }
-    out.insert(
-        "meta".into(),
-        json!({
-            "resourceType": res.kind.as_str(),
-            "created": res.created,
-            "lastModified": res.modified,
-            "location": location(res.kind, &res.id),
-            "version": crate::http::etag(res.version),
-        }),
-    );
-    Value::Object(out)
-}
-
 #[derive(Debug, Default)]
 struct Keys {
     unique_key: Option<String>,
@@ -507,12 +464,10 @@ struct Keys {
     display: Option<String>,
 }
 
-/// The endpoint of a kind (`Users`, `Groups`).
-pub fn endpoint(kind: ResourceKind) -> &'static str {
-    match kind {
-        ResourceKind::User => "Users",
-        ResourceKind::Group => "Groups",
-    }
+/// A stored document's text, parsed.
+fn parse_stored(text: &str) -> ApiResult<Document> {
+    serde_json::from_str(text)
+        .map_err(|e| ApiError::internal(format!("stored document is not a JSON object: {e}")))
 }
 
 fn not_found(kind: ResourceKind, id: &str) -> ApiError {

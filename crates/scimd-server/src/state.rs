@@ -5,7 +5,8 @@
 
 use std::sync::Arc;
 
-use scimd_core::schema::Registry;
+use scimd_core::projection::VerbatimKeys;
+use scimd_core::schema::{Registry, ResourceKind};
 use scimd_store::{AdminStore, AuditStore, ChangeStore, EventStore, Store, WebhookStore};
 use tokio::sync::watch;
 
@@ -37,6 +38,8 @@ pub struct AppState<S: ServerStore> {
 struct Shared<S> {
     store: S,
     registry: Arc<Registry>,
+    /// Per kind (Users, Groups): the document keys a read may copy verbatim.
+    verbatim: [VerbatimKeys; 2],
     config: ServerConfig,
     credential_cache: Arc<CredentialCache>,
     audit: AuditLog,
@@ -70,10 +73,17 @@ impl<S: ServerStore> AppState<S> {
         // The poller holds the cache weakly: it stops once the last state clone is dropped.
         crate::auth::start_auth_poller(store.clone(), Arc::downgrade(&credential_cache));
         let (events, _) = watch::channel(0);
+        let verbatim = [ResourceKind::User, ResourceKind::Group].map(|kind| {
+            registry
+                .resource_type_of(kind)
+                .map(|rt| VerbatimKeys::new(&registry, rt).without(crate::render::RENDERED_KEYS))
+                .unwrap_or_default()
+        });
         Self {
             inner: Arc::new(Shared {
                 store,
                 registry,
+                verbatim,
                 config,
                 credential_cache,
                 audit,
@@ -99,6 +109,16 @@ impl<S: ServerStore> AppState<S> {
     /// The schema registry, shared (for renderers that outlive the request borrow).
     pub fn registry_arc(&self) -> Arc<Registry> {
         Arc::clone(&self.inner.registry)
+    }
+
+    /// The document keys of `kind` that a read may copy verbatim (see
+    /// [`crate::render::verbatim`]).
+    pub fn verbatim_keys(&self, kind: ResourceKind) -> &VerbatimKeys {
+        let [users, groups] = &self.inner.verbatim;
+        match kind {
+            ResourceKind::User => users,
+            ResourceKind::Group => groups,
+        }
     }
 
     /// The resolved configuration.

@@ -122,7 +122,7 @@ fn list_response(resources: Vec<Value>) -> Value {
         next_cursor: None,
         previous_cursor: None,
     }
-    .to_json()
+    .into_json()
 }
 
 fn mutability_str(m: Mutability) -> &'static str {

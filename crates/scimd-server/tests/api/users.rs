@@ -431,3 +431,78 @@ async fn strict_mode_requires_schemas() {
     let r = app.post("/Users", &json!({"userName": "nos"})).await;
     assert_eq!(r.status(), 201);
 }
+
+/// Reads copy a stored document unparsed under the default projection
+/// (`scimd_server::render::verbatim`): the bytes are those of the parsing path, which a
+/// projection that changes nothing (an unknown excluded attribute) takes.
+#[tokio::test]
+async fn whole_resource_reads_are_byte_identical_to_projected_reads() {
+    const ENTERPRISE_USER: &str = scimd_core::schema::ENTERPRISE_USER_SCHEMA;
+    let ext = "urn:example:params:scim:schemas:extension:acme:2.0:User";
+    let app = spawn_app_with(|c| {
+        c.schema = Some(json!({
+            "user_attributes": [
+                {"name": "role", "type": "string"},
+                {"name": "pin", "type": "string", "returned": "request"}
+            ],
+            "extensions": [{"id": ext, "name": "AcmeUser", "resource_type": "User",
+                "attributes": [{"name": "badge", "type": "string", "returned": "request"},
+                               {"name": "floor", "type": "integer"}]}]
+        }));
+    })
+    .await;
+    let plain = app
+        .post(
+            "/Users",
+            &json!({"schemas": [USER_SCHEMA, ENTERPRISE_USER], "userName": "Bär\"bel",
+                    "name": {"givenName": "B\u{e4}r", "familyName": "\u{1}x"}, "role": "admin",
+                    "emails": [{"value": "b@x", "primary": true, "type": "work"}],
+                    ENTERPRISE_USER: {"employeeNumber": "7", "manager": {"value": "m"}}}),
+        )
+        .await;
+    assert_eq!(plain.status(), 201);
+    let plain = plain.json::<Value>().await.unwrap()["id"].clone();
+    let hidden = app
+        .post(
+            "/Users",
+            &json!({"schemas": [USER_SCHEMA, ext], "userName": "hidden", "pin": "1234",
+                    ext: {"badge": "B-1", "floor": 3}}),
+        )
+        .await;
+    assert_eq!(hidden.status(), 201);
+    let hidden = hidden.json::<Value>().await.unwrap()["id"].clone();
+    let group = app.create_group("Admins", &[plain.as_str().unwrap()]).await;
+
+    let text = |path: String| {
+        let app = &app;
+        async move {
+            let r = app.get(&path).await;
+            assert_eq!(r.status(), 200, "{path}");
+            assert_eq!(r.headers()["content-type"], SCIM);
+            r.text().await.unwrap()
+        }
+    };
+    for path in [
+        format!("/Users/{}", plain.as_str().unwrap()),
+        format!("/Users/{}", hidden.as_str().unwrap()),
+        format!("/Groups/{}", group["id"].as_str().unwrap()),
+        "/Users?filter=userName%20eq%20%22hidden%22".to_owned(),
+        "/Users?count=10".to_owned(),
+        "/Groups?count=10&cursor=".to_owned(),
+    ] {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let whole = text(path.clone()).await;
+        let projected = text(format!("{path}{sep}excludedAttributes=notAnAttribute")).await;
+        assert_eq!(whole, projected, "{path}");
+    }
+    // `returned: request` attributes stay out, at the top level and in an extension.
+    let body: Value =
+        serde_json::from_str(&text(format!("/Users/{}", hidden.as_str().unwrap())).await).unwrap();
+    assert!(body.get("pin").is_none(), "{body}");
+    assert_eq!(body[ext], json!({"floor": 3}));
+    let body: Value =
+        serde_json::from_str(&text(format!("/Users/{}", plain.as_str().unwrap())).await).unwrap();
+    assert_eq!(body["schemas"], json!([USER_SCHEMA, ENTERPRISE_USER]));
+    assert_eq!(body["groups"][0]["value"], group["id"]);
+    assert_eq!(body["role"], "admin");
+}
