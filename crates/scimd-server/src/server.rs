@@ -61,63 +61,80 @@ fn fresh_request_id() -> HeaderValue {
         .unwrap_or(HeaderValue::from_static("0"))
 }
 
-/// The SCIM routes of one tenant scope, relative to the SCIM base (`/Users`, …). Everything
-/// here requires a credential; discovery routes are added by [`discovery_routes`]. `/Bulk`
-/// belongs here too (a `bulk` module calling the same [`crate::service::Service`]
-/// functions), together with setting [`crate::discovery::BULK_ROUTED`].
-fn resource_routes<S: ServerStore>() -> Router<AppState<S>> {
+/// The SCIM routes of one tenant scope under its SCIM base `base` (`{base}/Users`, …).
+/// Everything here requires a credential; discovery routes are added by
+/// [`discovery_routes`]. `/Bulk` belongs here too (a `bulk` module calling the same
+/// [`crate::service::Service`] functions), together with setting
+/// [`crate::discovery::BULK_ROUTED`].
+fn resource_routes<S: ServerStore>(base: &str) -> Router<AppState<S>> {
     Router::new()
         .route(
-            "/Users",
+            &format!("{base}/Users"),
             get(handlers::list::<S, UserKind>).post(handlers::create::<S, UserKind>),
         )
-        .route("/Users/.search", post(handlers::search::<S, UserKind>))
         .route(
-            "/Users/{id}",
+            &format!("{base}/Users/.search"),
+            post(handlers::search::<S, UserKind>),
+        )
+        .route(
+            &format!("{base}/Users/{{id}}"),
             get(handlers::get_one::<S, UserKind>)
                 .put(handlers::replace::<S, UserKind>)
                 .patch(handlers::patch::<S, UserKind>)
                 .delete(handlers::delete::<S, UserKind>),
         )
         .route(
-            "/Groups",
+            &format!("{base}/Groups"),
             get(handlers::list::<S, GroupKind>).post(handlers::create::<S, GroupKind>),
         )
-        .route("/Groups/.search", post(handlers::search::<S, GroupKind>))
         .route(
-            "/Groups/{id}",
+            &format!("{base}/Groups/.search"),
+            post(handlers::search::<S, GroupKind>),
+        )
+        .route(
+            &format!("{base}/Groups/{{id}}"),
             get(handlers::get_one::<S, GroupKind>)
                 .put(handlers::replace::<S, GroupKind>)
                 .patch(handlers::patch::<S, GroupKind>)
                 .delete(handlers::delete::<S, GroupKind>),
         )
-        .route("/.search", post(handlers::search_all::<S>))
-        .route("/Bulk", post(bulk::bulk::<S>))
+        .route(&format!("{base}/.search"), post(handlers::search_all::<S>))
+        .route(&format!("{base}/Bulk"), post(bulk::bulk::<S>))
 }
 
-/// `/ServiceProviderConfig`, `/Schemas`, `/ResourceTypes` (RFC 7644 §4). Only GET is
-/// routed, so writes answer 405.
-fn discovery_routes<S: ServerStore>() -> Router<AppState<S>> {
+/// `/ServiceProviderConfig`, `/Schemas`, `/ResourceTypes` (RFC 7644 §4) under `base`. Only
+/// GET is routed, so writes answer 405.
+fn discovery_routes<S: ServerStore>(base: &str) -> Router<AppState<S>> {
     Router::new()
         .route(
-            "/ServiceProviderConfig",
+            &format!("{base}/ServiceProviderConfig"),
             get(discovery::service_provider_config::<S>),
         )
-        .route("/Schemas", get(discovery::schemas::<S>))
-        .route("/Schemas/{id}", get(discovery::schema::<S>))
-        .route("/ResourceTypes", get(discovery::resource_types::<S>))
-        .route("/ResourceTypes/{id}", get(discovery::resource_type::<S>))
+        .route(&format!("{base}/Schemas"), get(discovery::schemas::<S>))
+        .route(
+            &format!("{base}/Schemas/{{id}}"),
+            get(discovery::schema::<S>),
+        )
+        .route(
+            &format!("{base}/ResourceTypes"),
+            get(discovery::resource_types::<S>),
+        )
+        .route(
+            &format!("{base}/ResourceTypes/{{id}}"),
+            get(discovery::resource_type::<S>),
+        )
 }
 
 /// One SCIM base: resources always behind authentication, discovery behind it unless the
-/// configuration opens it.
-fn scim_routes<S: ServerStore>(state: &AppState<S>) -> Router<AppState<S>> {
+/// configuration opens it. Routed with full paths rather than nested: a nested router
+/// rewrites every request's URI on the way in (measured: 2% of a GET by id's CPU).
+fn scim_routes<S: ServerStore>(state: &AppState<S>, base: &str) -> Router<AppState<S>> {
     let auth = middleware::from_fn_with_state(state.clone(), require_auth::<S>);
-    let resources = resource_routes::<S>().route_layer(auth.clone());
+    let resources = resource_routes::<S>(base).route_layer(auth.clone());
     let discovery = if state.config().discovery_requires_auth {
-        discovery_routes::<S>().route_layer(auth)
+        discovery_routes::<S>(base).route_layer(auth)
     } else {
-        discovery_routes::<S>()
+        discovery_routes::<S>(base)
     };
     let audit = middleware::from_fn_with_state(state.clone(), crate::audit::record::<S>);
     resources
@@ -163,11 +180,10 @@ fn admin_routes<S: ServerStore>(state: &AppState<S>) -> Router<AppState<S>> {
 /// middleware and SCIM errors for unknown routes. Mount it with `Router::merge` or
 /// `Router::nest_service`.
 pub fn router<S: ServerStore>(state: AppState<S>) -> Router {
-    let scim = scim_routes(&state);
     let timeout = state.config().request_timeout;
     Router::new()
-        .nest("/scim/v2", scim.clone())
-        .nest("/tenants/{tenant}/scim/v2", scim)
+        .merge(scim_routes(&state, "/scim/v2"))
+        .merge(scim_routes(&state, "/tenants/{tenant}/scim/v2"))
         .nest("/admin/v1", admin_routes(&state))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
