@@ -12,6 +12,7 @@ use scimd_core::projection::VerbatimKeys;
 use scimd_core::schema::{Registry, ResourceKind, ResourceType};
 use scimd_core::validate;
 use scimd_store::StoredResource;
+use serde::Serialize;
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
@@ -32,7 +33,9 @@ pub fn resource(registry: &Registry, base_url: &str, mut res: StoredResource) ->
     }
     out.insert("id".into(), Value::String(res.id.clone()));
     out.extend(document);
-    out.extend(derived(base_url, &res));
+    if let Ok(Value::Object(derived)) = serde_json::to_value(derived(base_url, &res)) {
+        out.extend(derived);
+    }
     Value::Object(out)
 }
 
@@ -57,10 +60,12 @@ pub fn verbatim(
     }
     let schemas =
         validate::output_schemas_where(registry, rt, |urn| fields.iter().any(|(k, _)| *k == urn));
-    let head = serde_json::to_string(&json!({"schemas": schemas, "id": res.id})).ok()?;
     let tail = serde_json::to_string(&derived(base_url, res)).ok()?;
-    let mut out = String::with_capacity(head.len() + stored.len() + tail.len());
-    out.push_str(head.strip_suffix('}')?);
+    let mut out = String::with_capacity(stored.len() + tail.len() + 256);
+    out.push_str("{\"schemas\":");
+    out.push_str(&serde_json::to_string(&schemas).ok()?);
+    out.push_str(",\"id\":");
+    out.push_str(&serde_json::to_string(&res.id).ok()?);
     for (key, value) in &fields {
         // A key borrowed from JSON text had no escapes, so it needs none.
         out.push_str(",\"");
@@ -73,60 +78,80 @@ pub fn verbatim(
     Some(out)
 }
 
-/// What follows the document: `members`/`groups` when loaded, and `meta`.
-fn derived(base_url: &str, res: &StoredResource) -> Map<String, Value> {
+/// What follows the document: `members`/`groups` when loaded, and `meta`. Plain structs
+/// rather than a [`Map`]: serialized straight to text, no key is hashed.
+#[derive(Serialize)]
+struct Derived<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    members: Option<Vec<Reference<'a>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    groups: Option<Vec<Reference<'a>>>,
+    meta: Meta<'a>,
+}
+
+/// One element of `members` or `groups`.
+#[derive(Serialize)]
+struct Reference<'a> {
+    value: &'a str,
+    #[serde(rename = "$ref")]
+    reference: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    display: Option<&'a str>,
+    #[serde(rename = "type")]
+    kind: &'static str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Meta<'a> {
+    resource_type: &'static str,
+    created: &'a str,
+    last_modified: &'a str,
+    location: String,
+    version: String,
+}
+
+fn derived<'a>(base_url: &str, res: &'a StoredResource) -> Derived<'a> {
     let location = |kind: ResourceKind, id: &str| format!("{base_url}/{}/{id}", endpoint(kind));
-    let mut out = Map::new();
-    if let Some(members) = &res.members {
-        let list: Vec<Value> = members
+    let members = res.members.as_ref().map(|members| {
+        members
             .iter()
             .map(|m| {
                 let kind = match m.kind {
                     scimd_core::MemberKind::User => ResourceKind::User,
                     scimd_core::MemberKind::Group => ResourceKind::Group,
                 };
-                let mut e = Map::new();
-                e.insert("value".into(), Value::String(m.value.clone()));
-                e.insert("$ref".into(), Value::String(location(kind, &m.value)));
-                if let Some(d) = &m.display {
-                    e.insert("display".into(), Value::String(d.clone()));
+                Reference {
+                    value: &m.value,
+                    reference: location(kind, &m.value),
+                    display: m.display.as_deref(),
+                    kind: kind.as_str(),
                 }
-                e.insert("type".into(), Value::String(kind.as_str().into()));
-                Value::Object(e)
             })
-            .collect();
-        out.insert("members".into(), Value::Array(list));
-    }
-    if let Some(groups) = &res.groups {
-        let list: Vec<Value> = groups
+            .collect()
+    });
+    let groups = res.groups.as_ref().map(|groups| {
+        groups
             .iter()
-            .map(|g| {
-                let mut e = Map::new();
-                e.insert("value".into(), Value::String(g.value.clone()));
-                e.insert(
-                    "$ref".into(),
-                    Value::String(location(ResourceKind::Group, &g.value)),
-                );
-                if let Some(d) = &g.display {
-                    e.insert("display".into(), Value::String(d.clone()));
-                }
-                e.insert("type".into(), Value::String("direct".into()));
-                Value::Object(e)
+            .map(|g| Reference {
+                value: &g.value,
+                reference: location(ResourceKind::Group, &g.value),
+                display: g.display.as_deref(),
+                kind: "direct",
             })
-            .collect();
-        out.insert("groups".into(), Value::Array(list));
+            .collect()
+    });
+    Derived {
+        members,
+        groups,
+        meta: Meta {
+            resource_type: res.kind.as_str(),
+            created: &res.created,
+            last_modified: &res.modified,
+            location: location(res.kind, &res.id),
+            version: crate::http::etag(res.version),
+        },
     }
-    out.insert(
-        "meta".into(),
-        json!({
-            "resourceType": res.kind.as_str(),
-            "created": res.created,
-            "lastModified": res.modified,
-            "location": location(res.kind, &res.id),
-            "version": crate::http::etag(res.version),
-        }),
-    );
-    out
 }
 
 /// The endpoint of a kind (`Users`, `Groups`).
