@@ -33,6 +33,7 @@ pub fn resource(registry: &Registry, base_url: &str, mut res: StoredResource) ->
     }
     out.insert("id".into(), Value::String(res.id.clone()));
     out.extend(document);
+    // Strings and lists of them: turning them into a Value cannot fail.
     if let Ok(Value::Object(derived)) = serde_json::to_value(derived(base_url, &res)) {
         out.extend(derived);
     }

@@ -5,8 +5,8 @@
 //! the equivalent single request. The service owns everything between the protocol core
 //! and storage: body normalisation, id generation (time-ordered UUIDs, `scimd_store::ids`), the per-tenant unique key,
 //! password hashing, optimistic concurrency (PATCH re-reads and retries on a concurrent
-//! change unless the client pinned a version with `If-Match`), and the assembly of output
-//! resources (`id`, `schemas`, `meta`, `members`/`groups`, projection).
+//! change unless the client pinned a version with `If-Match`), and output resources
+//! (assembled by [`crate::render`], then projected).
 
 use scimd_core::Mode;
 use scimd_core::patch::{self, PatchContext, PatchRequest};
