@@ -41,9 +41,10 @@ pub fn resource(registry: &Registry, base_url: &str, mut res: StoredResource) ->
 }
 
 /// The output form of `res` as JSON text, copied from `stored` (the text of its document),
-/// when every stored key is in `verbatim` with a value that is not empty; `None` otherwise
-/// (including when the text has a key that needs unescaping), for the caller to parse it and
-/// use [`resource`]. The same as [`resource`] then projected by the default projection.
+/// when every stored key is in `verbatim` and no value is null or holds an empty object or
+/// array; `None` otherwise (including when the text has a key that needs unescaping), for
+/// the caller to parse it and use [`resource`]. The same as [`resource`] then projected by
+/// the default projection.
 pub fn verbatim(
     registry: &Registry,
     rt: &ResourceType,
@@ -53,8 +54,12 @@ pub fn verbatim(
     stored: &str,
 ) -> Option<String> {
     let TopLevel(fields) = serde_json::from_str(stored).ok()?;
+    // The default projection drops empty objects and arrays at any depth, which stored
+    // documents never hold (validation drops them first) — but an imported export is taken
+    // as it is. Text holding `{}` or `[]` anywhere, even inside a string, is left to it.
     let copyable = |(key, value): &(&str, &RawValue)| {
-        verbatim.contains(key) && !matches!(value.get(), "null" | "{}" | "[]")
+        let text = value.get();
+        verbatim.contains(key) && text != "null" && !text.contains("{}") && !text.contains("[]")
     };
     if !fields.iter().all(copyable) {
         return None;
@@ -272,6 +277,8 @@ mod tests {
             json!({"userName": "n", "notAnAttribute": 1}),
             json!({"userName": "n", "name": {}}),
             json!({"userName": "n", ENTERPRISE_USER_SCHEMA: null}),
+            json!({"userName": "n", "emails": [{}, {"value": "a@b"}]}),
+            json!({"userName": "n", "name": {"givenName": "x", "honorificPrefix": []}}),
         ] {
             let (fast, _) = both(&registry, stored(ResourceKind::User, &document));
             assert_eq!(fast, None, "{document}");
