@@ -201,8 +201,9 @@ impl Projection {
 /// depth (`returned: default` or `always`, and the same for every sub-attribute).
 ///
 /// Built once per resource type. A reader that serializes a document whose keys are all
-/// here, and whose values are not empty, may copy the stored text instead of parsing it and
-/// applying [`Projection::apply`]; the output is the same.
+/// here, and whose values are not null and hold no empty object or array (which the
+/// projection would drop), may copy the stored text instead of parsing it and applying
+/// [`Projection::apply`]; the output is the same.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct VerbatimKeys {
     keys: HashSet<String>,

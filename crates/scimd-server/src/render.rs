@@ -41,14 +41,14 @@ pub fn resource(registry: &Registry, base_url: &str, mut res: StoredResource) ->
 }
 
 /// The output form of `res` as JSON text, copied from `stored` (the text of its document),
-/// when every stored key is in `verbatim` and no value is null or holds an empty object or
+/// when every stored key is in `keys` and no value is null or holds an empty object or
 /// array; `None` otherwise (including when the text has a key that needs unescaping), for
 /// the caller to parse it and use [`resource`]. The same as [`resource`] then projected by
 /// the default projection.
 pub fn verbatim(
     registry: &Registry,
     rt: &ResourceType,
-    verbatim: &VerbatimKeys,
+    keys: &VerbatimKeys,
     base_url: &str,
     res: &StoredResource,
     stored: &str,
@@ -59,7 +59,7 @@ pub fn verbatim(
     // as it is. Text holding `{}` or `[]` anywhere, even inside a string, is left to it.
     let copyable = |(key, value): &(&str, &RawValue)| {
         let text = value.get();
-        verbatim.contains(key) && text != "null" && !text.contains("{}") && !text.contains("[]")
+        keys.contains(key) && text != "null" && !text.contains("{}") && !text.contains("[]")
     };
     if !fields.iter().all(copyable) {
         return None;

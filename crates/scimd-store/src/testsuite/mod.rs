@@ -87,6 +87,30 @@ pub fn group(id: &str, name: &str, members: &[&str]) -> NewResource {
     }
 }
 
+/// An update replacing the document with `d`, its unique key and display derived as the
+/// server would (the lower-cased `userName`; `displayName`, else `userName`).
+pub fn doc_update(d: Value) -> Update {
+    let document = doc(d);
+    let display = document
+        .get("displayName")
+        .or_else(|| document.get("userName"))
+        .and_then(|v| v.as_str())
+        .map(str::to_owned);
+    let unique_key = document
+        .get("userName")
+        .and_then(|v| v.as_str())
+        .map(str::to_lowercase);
+    Update {
+        document: Some(document),
+        unique_key,
+        external_id: None,
+        display,
+        member_ops: vec![],
+        password_hash: None,
+        version_pinned: false,
+    }
+}
+
 /// A member reference without a type.
 pub fn mref(id: &str) -> MemberRef {
     MemberRef {
@@ -358,15 +382,7 @@ pub async fn document_text_reads_match_parsed_reads<S: Store>(s: &S) {
             ResourceKind::User,
             "u1",
             1,
-            Update {
-                document: Some(doc(json!({"userName": "BJensen", "title": "Boss"}))),
-                unique_key: Some("bjensen".into()),
-                external_id: None,
-                display: Some("BJensen".into()),
-                member_ops: vec![],
-                password_hash: None,
-                version_pinned: false,
-            },
+            doc_update(json!({"userName": "BJensen", "title": "Boss"})),
             text_load(Load::ALL),
         )
         .await
@@ -1515,15 +1531,7 @@ pub async fn transfer_round_trip<S: Store + Transfer>(s: &S) {
         .await
         .unwrap();
     // A few versions beyond 1.
-    let up = Update {
-        document: Some(doc(json!({"userName": "ann", "title": "Boss"}))),
-        unique_key: Some("ann".into()),
-        external_id: None,
-        display: Some("ann".into()),
-        member_ops: vec![],
-        password_hash: None,
-        version_pinned: false,
-    };
+    let up = doc_update(json!({"userName": "ann", "title": "Boss"}));
     s.update(t, ResourceKind::User, "u1", 1, up, Load::NONE)
         .await
         .unwrap();

@@ -7,7 +7,7 @@ use scimd_core::MemberOp;
 use scimd_core::schema::ResourceKind;
 use serde_json::json;
 
-use super::{doc, group, mref, tenant, user};
+use super::{doc, doc_update, group, mref, tenant, user};
 use crate::{
     AdminStore, AuditEntry, AuditQuery, AuditStore, Change, ChangeStore, Event, EventStore, Load,
     Replacement, StatusFilter, StoreError, TenantId, Update,
@@ -22,28 +22,6 @@ fn change(request_id: &str) -> Change {
             |r: crate::StoredResource| json!({"id": r.id, "version": r.version, "doc": r.document}),
         )),
         audit: None,
-    }
-}
-
-fn doc_update(d: serde_json::Value) -> Update {
-    let document = doc(d);
-    let display = document
-        .get("displayName")
-        .or_else(|| document.get("userName"))
-        .and_then(|v| v.as_str())
-        .map(str::to_owned);
-    let unique_key = document
-        .get("userName")
-        .and_then(|v| v.as_str())
-        .map(str::to_lowercase);
-    Update {
-        document: Some(document),
-        unique_key,
-        external_id: None,
-        display,
-        member_ops: vec![],
-        password_hash: None,
-        version_pinned: false,
     }
 }
 
