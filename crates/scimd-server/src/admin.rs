@@ -26,7 +26,7 @@ use std::sync::{LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::Json;
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -38,6 +38,7 @@ use serde_json::{Value, json};
 
 use crate::crypto;
 use crate::error::ApiError;
+use crate::http::{PathParams, QueryParams};
 use crate::state::{AppState, ServerStore};
 use crate::webhooks::{self, ReplayFrom, WebhookError};
 
@@ -156,8 +157,8 @@ pub struct EventsParams {
 /// `GET /admin/v1/tenants/{t}/events`.
 pub async fn events<S: ServerStore>(
     State(state): State<AppState<S>>,
-    Path(name): Path<String>,
-    Query(p): Query<EventsParams>,
+    PathParams(name): PathParams<String>,
+    QueryParams(p): QueryParams<EventsParams>,
 ) -> Result<Json<Value>, ApiError> {
     let t = tenant(&state, &name).await?;
     let after = p.after.unwrap_or(0).max(0);
@@ -200,8 +201,8 @@ pub struct AuditParams {
 /// `GET /admin/v1/tenants/{t}/audit`.
 pub async fn audit<S: ServerStore>(
     State(state): State<AppState<S>>,
-    Path(name): Path<String>,
-    Query(p): Query<AuditParams>,
+    PathParams(name): PathParams<String>,
+    QueryParams(p): QueryParams<AuditParams>,
 ) -> Result<Json<Value>, ApiError> {
     let t = tenant(&state, &name).await?;
     let since = match p.since.as_deref() {
@@ -237,7 +238,7 @@ pub async fn audit<S: ServerStore>(
 /// `POST /admin/v1/tenants/{t}/users/{id}/password:verify`.
 pub async fn verify_password<S: ServerStore>(
     State(state): State<AppState<S>>,
-    Path((name, user)): Path<(String, String)>,
+    PathParams((name, user)): PathParams<(String, String)>,
     body: axum::body::Bytes,
 ) -> Response {
     match verify(&state, &name, &user, &body).await {
@@ -349,7 +350,7 @@ fn delivery_json(d: &Delivery) -> Value {
 /// `GET /admin/v1/tenants/{t}/webhooks`: the tenant's endpoints, oldest first.
 pub async fn list_webhooks<S: ServerStore>(
     State(state): State<AppState<S>>,
-    Path(name): Path<String>,
+    PathParams(name): PathParams<String>,
 ) -> Result<Json<Value>, ApiError> {
     let t = tenant(&state, &name).await?;
     let endpoints = state
@@ -377,7 +378,7 @@ pub struct NewWebhook {
 /// in this response).
 pub async fn add_webhook<S: ServerStore>(
     State(state): State<AppState<S>>,
-    Path(name): Path<String>,
+    PathParams(name): PathParams<String>,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
     let req: NewWebhook = json_body(
@@ -416,7 +417,7 @@ pub async fn add_webhook<S: ServerStore>(
 /// `DELETE /admin/v1/tenants/{t}/webhooks/{id}`: 204, or 404 for an unknown endpoint.
 pub async fn remove_webhook<S: ServerStore>(
     State(state): State<AppState<S>>,
-    Path((name, id)): Path<(String, String)>,
+    PathParams((name, id)): PathParams<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let t = tenant(&state, &name).await?;
     state
@@ -441,7 +442,7 @@ pub struct ReplayRequest {
 /// `POST /admin/v1/tenants/{t}/webhooks/replay`: 202 with `{"queued": N}`.
 pub async fn replay_webhooks<S: ServerStore>(
     State(state): State<AppState<S>>,
-    Path(name): Path<String>,
+    PathParams(name): PathParams<String>,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
     let req: ReplayRequest = json_body(
@@ -481,8 +482,8 @@ pub struct DeliveriesParams {
 /// newest first (`limit` default 50, at most 1000); 404 for an unknown endpoint.
 pub async fn webhook_deliveries<S: ServerStore>(
     State(state): State<AppState<S>>,
-    Path((name, id)): Path<(String, String)>,
-    Query(p): Query<DeliveriesParams>,
+    PathParams((name, id)): PathParams<(String, String)>,
+    QueryParams(p): QueryParams<DeliveriesParams>,
 ) -> Result<Json<Value>, ApiError> {
     let t = tenant(&state, &name).await?;
     if state

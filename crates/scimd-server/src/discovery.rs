@@ -6,12 +6,12 @@
 use std::collections::HashMap;
 
 use crate::state::ServerStore;
-use axum::extract::{OriginalUri, Path, State};
+use axum::extract::{OriginalUri, State};
 use scimd_core::schema::discovery::{self, AuthenticationScheme, ServiceProviderFeatures};
 
 use crate::auth::base_url_for;
 use crate::error::{ApiError, ApiResult};
-use crate::http::ScimResponse;
+use crate::http::{PathParams, ScimResponse};
 use crate::state::AppState;
 
 /// Whether this build routes `/Bulk`. Bulk is advertised (with the configured limits) only
@@ -78,7 +78,7 @@ pub async fn schemas<S: ServerStore>(
 pub async fn schema<S: ServerStore>(
     State(state): State<AppState<S>>,
     uri: OriginalUri,
-    Path(path): Path<HashMap<String, String>>,
+    PathParams(path): PathParams<HashMap<String, String>>,
 ) -> ApiResult<ScimResponse> {
     let id = path.get("id").map(String::as_str).unwrap_or_default();
     discovery::schema_resource(state.registry(), id, &base(&state, &uri))
@@ -101,7 +101,7 @@ pub async fn resource_types<S: ServerStore>(
 pub async fn resource_type<S: ServerStore>(
     State(state): State<AppState<S>>,
     uri: OriginalUri,
-    Path(path): Path<HashMap<String, String>>,
+    PathParams(path): PathParams<HashMap<String, String>>,
 ) -> ApiResult<ScimResponse> {
     let id = path.get("id").map(String::as_str).unwrap_or_default();
     discovery::resource_type_resource(state.registry(), id, &base(&state, &uri))

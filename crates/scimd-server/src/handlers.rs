@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crate::state::ServerStore;
 use axum::Extension;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use scimd_core::schema::ResourceKind;
@@ -16,7 +16,7 @@ use scimd_core::schema::ResourceKind;
 use crate::auth::TenantContext;
 use crate::config::PatchResponse;
 use crate::error::{ApiError, ApiResult};
-use crate::http::{JsonBody, Params, ScimResponse, etag, precondition};
+use crate::http::{JsonBody, Params, PathParams, ScimResponse, etag, precondition};
 use crate::list;
 use crate::service::Service;
 use crate::state::AppState;
@@ -72,7 +72,7 @@ pub async fn create<S: ServerStore, K: KindMarker>(
 pub async fn get_one<S: ServerStore, K: KindMarker>(
     State(state): State<AppState<S>>,
     Extension(ctx): Extension<Arc<TenantContext>>,
-    Path(path): Path<HashMap<String, String>>,
+    PathParams(path): PathParams<HashMap<String, String>>,
     params: Params,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
@@ -104,7 +104,7 @@ pub async fn get_one<S: ServerStore, K: KindMarker>(
 pub async fn replace<S: ServerStore, K: KindMarker>(
     State(state): State<AppState<S>>,
     Extension(ctx): Extension<Arc<TenantContext>>,
-    Path(path): Path<HashMap<String, String>>,
+    PathParams(path): PathParams<HashMap<String, String>>,
     params: Params,
     headers: HeaderMap,
     JsonBody(body): JsonBody,
@@ -131,7 +131,7 @@ pub async fn replace<S: ServerStore, K: KindMarker>(
 pub async fn patch<S: ServerStore, K: KindMarker>(
     State(state): State<AppState<S>>,
     Extension(ctx): Extension<Arc<TenantContext>>,
-    Path(path): Path<HashMap<String, String>>,
+    PathParams(path): PathParams<HashMap<String, String>>,
     params: Params,
     headers: HeaderMap,
     JsonBody(body): JsonBody,
@@ -175,7 +175,7 @@ pub async fn patch<S: ServerStore, K: KindMarker>(
 pub async fn delete<S: ServerStore, K: KindMarker>(
     State(state): State<AppState<S>>,
     Extension(ctx): Extension<Arc<TenantContext>>,
-    Path(path): Path<HashMap<String, String>>,
+    PathParams(path): PathParams<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> ApiResult<StatusCode> {
     let id = id_param(&path)?;

@@ -1,14 +1,16 @@
 //! HTTP plumbing shared by the handlers: the JSON body extractor (media types, size limit,
-//! syntax errors as SCIM errors), case-insensitive query parameters, ETags and preconditions
-//! (RFC 7644 §3.14, RFC 9110 §8.8.3 and §13), and the `application/scim+json` response.
+//! syntax errors as SCIM errors), case-insensitive query parameters, path and typed query
+//! extractors whose rejections are SCIM errors, ETags and preconditions (RFC 7644 §3.14,
+//! RFC 9110 §8.8.3 and §13), and the `application/scim+json` response.
 
 use crate::state::ServerStore;
 use axum::body::Body;
-use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::error::{ApiError, SCIM_CONTENT_TYPE, scim_json_bytes};
@@ -108,6 +110,38 @@ impl<S: Send + Sync> FromRequestParts<S> for Params {
         Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
             .map(|Query(v)| Params(v))
             .map_err(|_| ApiError::syntax("the query string is malformed"))
+    }
+}
+
+/// Path parameters, like axum's `Path`, but a segment that does not decode (invalid UTF-8
+/// after percent-decoding, a value of the wrong type) is a SCIM error, 400 `invalidValue`,
+/// instead of axum's plain-text rejection.
+#[derive(Debug, Clone)]
+pub struct PathParams<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for PathParams<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Path(v)| PathParams(v))
+            .map_err(|e| scimd_core::Error::InvalidValue(e.body_text()).into())
+    }
+}
+
+/// Typed query parameters, like axum's `Query`, but a value that does not parse is a SCIM
+/// error, 400 `invalidValue`, instead of axum's plain-text rejection.
+#[derive(Debug, Clone)]
+pub struct QueryParams<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryParams<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        Query::<T>::try_from_uri(&parts.uri)
+            .map(|Query(v)| QueryParams(v))
+            .map_err(|e| scimd_core::Error::InvalidValue(e.body_text()).into())
     }
 }
 

@@ -102,6 +102,34 @@ async fn bad_query_values_are_400() {
     .await;
 }
 
+/// A path segment that does not percent-decode to UTF-8 names nothing: a SCIM error, never
+/// axum's plain-text rejection.
+#[tokio::test]
+async fn undecodable_path_segments_are_scim_errors() {
+    let app = spawn_app().await;
+    let user = app.create_user("pathy").await;
+    let id = user["id"].as_str().unwrap();
+    for path in [
+        "/Users/%FF".to_owned(),
+        "/Groups/%C3%28".to_owned(),
+        "/Schemas/%FF".to_owned(),
+        "/ResourceTypes/%FF".to_owned(),
+    ] {
+        assert_scim_error(app.get(&path).await, 400, Some("invalidValue")).await;
+    }
+    assert_scim_error(app.delete("/Users/%FF").await, 400, Some("invalidValue")).await;
+    let r = app
+        .req(Method::PATCH, "/Users/%FF")
+        .header("content-type", SCIM)
+        .body(json!({"schemas": [PATCH_OP], "Operations": []}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_scim_error(r, 400, Some("invalidValue")).await;
+    // Nothing was touched on the way.
+    assert_eq!(app.get(&format!("/Users/{id}")).await.status(), 200);
+}
+
 #[tokio::test]
 async fn slow_requests_time_out_with_503() {
     let app = spawn_app_with(|c| c.request_timeout = Duration::from_millis(1)).await;

@@ -393,3 +393,27 @@ async fn patch_audit_entry_has_the_answered_status_once() {
         .collect();
     assert_eq!(patches, [204], "{rows:?}");
 }
+
+/// The admin API answers malformed path segments and query values with its usual error
+/// body, not axum's plain-text rejections.
+#[tokio::test]
+async fn admin_rejects_malformed_paths_and_queries_with_error_bodies() {
+    let app = spawn_app().await;
+    let admin = admin_token(&app).await;
+    for path in [
+        "/tenants/%FF/events",
+        "/tenants/default/events?after=soon",
+        "/tenants/default/audit?limit=-1",
+        "/tenants/default/webhooks/%FF/deliveries",
+    ] {
+        let r = admin_get(&app, &admin, path).await;
+        let body = assert_scim_error(r, 400, Some("invalidValue")).await;
+        assert!(
+            body["detail"].as_str().is_some_and(|d| !d.is_empty()),
+            "{body}"
+        );
+    }
+    // Well-formed values still work.
+    let r = admin_get(&app, &admin, "/tenants/default/audit?limit=5").await;
+    assert_eq!(r.status(), 200);
+}
