@@ -126,7 +126,15 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for PathPar
         Path::<T>::from_request_parts(parts, state)
             .await
             .map(|Path(v)| PathParams(v))
-            .map_err(|e| scimd_core::Error::InvalidValue(e.body_text()).into())
+            .map_err(|e| {
+                // A route without the parameter its handler reads is scimd's fault, not the
+                // client's.
+                if e.status().is_server_error() {
+                    ApiError::internal(e.body_text())
+                } else {
+                    scimd_core::Error::InvalidValue(e.body_text()).into()
+                }
+            })
     }
 }
 
