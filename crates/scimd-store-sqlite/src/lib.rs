@@ -118,6 +118,15 @@ impl SqliteStore {
         self.inner.readers.run(f).await
     }
 
+    /// Runs a listing's read (see [`db::Readers::run_listing`]).
+    pub(crate) async fn read_listing<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.inner.readers.run_listing(f).await
+    }
+
     /// Runs a point read (a lookup by a unique key; see [`db::Readers::run_point`]).
     pub(crate) async fn read_point<T, F>(&self, f: F) -> Result<T, StoreError>
     where

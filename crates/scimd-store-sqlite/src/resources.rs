@@ -977,7 +977,7 @@ pub(crate) async fn query(
         // The IdPs' lookup before every create (`userName eq "…"`) is a point read.
         store.read_point(read).await
     } else {
-        store.read(read).await
+        store.read_listing(read).await
     }
 }
 

@@ -243,6 +243,62 @@ async fn group_commit_isolates_failed_writes() {
     assert_eq!(orphans, 0);
 }
 
+/// Listings never hold every read connection: with as many listings running as may, one
+/// more waits for a slot, and a GET by id still finds a connection at once.
+#[tokio::test]
+async fn listings_leave_read_connections_to_point_reads() {
+    let db = open().await;
+    let s = &db.store;
+    let t = tenant(s, "acme").await;
+    let id = s
+        .create(t, user("u1", "alice", json!({})))
+        .await
+        .unwrap()
+        .id;
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let released = Arc::new(std::sync::Mutex::new(released));
+    let (started_tx, mut started) = tokio::sync::mpsc::unbounded_channel::<()>();
+    let mut listings = tokio::task::JoinSet::new();
+    for _ in 0..=crate::db::LISTING_CONNECTIONS {
+        let s = s.clone();
+        let released = Arc::clone(&released);
+        let started_tx = started_tx.clone();
+        listings.spawn(async move {
+            s.read_listing(move |_conn| {
+                let _ = started_tx.send(());
+                // Held until the test releases it.
+                let _ = released.lock().unwrap().recv();
+                Ok(())
+            })
+            .await
+        });
+    }
+    let wait = Duration::from_secs(5);
+    for _ in 0..crate::db::LISTING_CONNECTIONS {
+        tokio::time::timeout(wait, started.recv()).await.unwrap();
+    }
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), started.recv())
+            .await
+            .is_err(),
+        "a listing ran beyond the listing slots"
+    );
+    let found = tokio::time::timeout(wait, s.get(t, ResourceKind::User, &id, Load::NONE))
+        .await
+        .expect("the point read waited behind the listings")
+        .unwrap();
+    assert_eq!(found.unwrap().id, id);
+    // A released slot goes to the waiting listing.
+    release.send(()).unwrap();
+    tokio::time::timeout(wait, started.recv()).await.unwrap();
+    for _ in 0..crate::db::LISTING_CONNECTIONS {
+        release.send(()).unwrap();
+    }
+    while let Some(done) = listings.join_next().await {
+        done.unwrap().unwrap();
+    }
+}
+
 /// A write that fails after changing rows cannot be undone alone without a savepoint: its
 /// group is rolled back and run again with one savepoint per write. Each write's effect
 /// lands exactly once (a second insert of the same unique name would fail) and none of a
