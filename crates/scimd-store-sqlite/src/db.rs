@@ -142,7 +142,7 @@ pub(crate) struct Readers {
     idle: Arc<Mutex<Vec<Connection>>>,
     permits: Arc<Semaphore>,
     /// Taken by listings before a connection (see [`LISTING_CONNECTIONS`]).
-    listings: Semaphore,
+    listings: Arc<Semaphore>,
 }
 
 impl Readers {
@@ -151,7 +151,7 @@ impl Readers {
             file: file.to_path_buf(),
             idle: Arc::new(Mutex::new(Vec::with_capacity(READ_CONNECTIONS))),
             permits: Arc::new(Semaphore::new(READ_CONNECTIONS)),
-            listings: Semaphore::new(LISTING_CONNECTIONS),
+            listings: Arc::new(Semaphore::new(LISTING_CONNECTIONS)),
         }
     }
 
@@ -162,12 +162,17 @@ impl Readers {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        let _slot = self
-            .listings
-            .acquire()
+        let slot = Arc::clone(&self.listings)
+            .acquire_owned()
             .await
             .map_err(|_| StoreError::Backend("the database is closed".into()))?;
-        self.run(f).await
+        // The slot goes with the read: a caller that stops waiting (a request timeout) does
+        // not free it while the read still runs.
+        self.run(move |conn| {
+            let _slot = slot;
+            f(conn)
+        })
+        .await
     }
 
     /// Runs `f` on a read connection on a blocking thread. Connections are opened on first

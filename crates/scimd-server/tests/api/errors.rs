@@ -107,15 +107,13 @@ async fn bad_query_values_are_400() {
 #[tokio::test]
 async fn undecodable_path_segments_are_scim_errors() {
     let app = spawn_app().await;
-    let user = app.create_user("pathy").await;
-    let id = user["id"].as_str().unwrap();
     for path in [
-        "/Users/%FF".to_owned(),
-        "/Groups/%C3%28".to_owned(),
-        "/Schemas/%FF".to_owned(),
-        "/ResourceTypes/%FF".to_owned(),
+        "/Users/%FF",
+        "/Groups/%C3%28",
+        "/Schemas/%FF",
+        "/ResourceTypes/%FF",
     ] {
-        assert_scim_error(app.get(&path).await, 400, Some("invalidValue")).await;
+        assert_scim_error(app.get(path).await, 400, Some("invalidValue")).await;
     }
     assert_scim_error(app.delete("/Users/%FF").await, 400, Some("invalidValue")).await;
     let r = app
@@ -126,8 +124,6 @@ async fn undecodable_path_segments_are_scim_errors() {
         .await
         .unwrap();
     assert_scim_error(r, 400, Some("invalidValue")).await;
-    // Nothing was touched on the way.
-    assert_eq!(app.get(&format!("/Users/{id}")).await.status(), 200);
 }
 
 #[tokio::test]
