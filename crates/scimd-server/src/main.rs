@@ -21,8 +21,8 @@ use scimd_store_sqlite::SqliteStore;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// Threads of the runtime's blocking pool. Its work is SQLite reads (at most four at a time,
-/// one per read connection) and password hashing (CPU-bound, so more threads than cores gain
+/// Threads of the runtime's blocking pool. Its work is SQLite reads (at most one per read
+/// connection, six at a time) and password hashing (CPU-bound, so more threads than cores gain
 /// nothing). Tokio's default of 512 lets the pool grow whenever a read is handed over before
 /// the previous one's thread is back waiting: measured, 34 threads during list pages at 4,000
 /// pages/s, each with its own allocator heap, and 35 MiB more peak RSS than with this cap,
